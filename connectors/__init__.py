@@ -1,0 +1,1 @@
+"""Sources that bring readings into Kafka: the ThingSpeak connector."""

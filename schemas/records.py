@@ -1,0 +1,215 @@
+"""Record types that travel on vitalstream's topics, and their JSON encoding.
+
+Each record carries a ``schema`` tag, ``<type>/<version>``; see RECORDS.md
+in this folder for the documented shapes. Decoders refuse anything that is
+not exactly the documented shape with :class:`RecordError`, whose message
+names the offending field; a stage turns that into a dead letter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from schemas.errors import RecordError
+
+T = TypeVar("T")
+
+RAW_SCHEMA = "vitalstream.raw/1"
+DEADLETTER_SCHEMA = "vitalstream.deadletter/1"
+
+# Identifying or descriptive fields of a raw reading, beside its metrics.
+# The field policy (schemas.policy) names these and metric names alike.
+READING_ATTRIBUTES = (
+    "device",
+    "channel",
+    "entry_id",
+    "observed_at",
+    "ingested_at",
+    "temperature_site",
+)
+
+
+def utc_iso(moment: datetime) -> str:
+    """Format an aware datetime as UTC ISO-8601 with a ``Z``: ``...T19:07:36Z``.
+
+    Sub-second precision is kept only when present (milliseconds).
+    """
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no time zone; give it one (UTC)")
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return (
+            moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        )
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse a UTC ISO-8601 time as written by :func:`utc_iso` (or with an offset)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One ThingSpeak entry turned into named metrics: the raw topic's record.
+
+    ``metrics`` maps metric names (``heart_rate``) to floats, or to ``None``
+    when the entry did not measure that metric. Physically odd values (-127,
+    0) are kept as sent; later stages judge them.
+    """
+
+    channel: int
+    entry_id: int
+    device: str
+    observed_at: str
+    ingested_at: str
+    metrics: dict[str, float | None]
+    temperature_site: str = "skin"
+
+    @property
+    def source_key(self) -> tuple[int, int]:
+        """``(channel, entry_id)``: what makes an entry unique."""
+        return (self.channel, self.entry_id)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "schema": RAW_SCHEMA,
+                "channel": self.channel,
+                "entry_id": self.entry_id,
+                "device": self.device,
+                "observed_at": self.observed_at,
+                "ingested_at": self.ingested_at,
+                "temperature_site": self.temperature_site,
+                "metrics": self.metrics,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Reading:
+        """Decode a raw-topic value; raise :class:`RecordError` on any deviation."""
+        doc = _load_object(data)
+        _expect_schema(doc, RAW_SCHEMA)
+        metrics = _field(doc, "metrics", dict)
+        checked: dict[str, float | None] = {}
+        for name, value in metrics.items():
+            if value is None:
+                checked[name] = None
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    raise RecordError(f"metrics.{name}: {value!r} is not finite")
+                checked[name] = float(value)
+            else:
+                raise RecordError(
+                    f"metrics.{name}: expected a number or null, "
+                    f"found {type(value).__name__}"
+                )
+        reading = cls(
+            channel=_field(doc, "channel", int),
+            entry_id=_field(doc, "entry_id", int),
+            device=_field(doc, "device", str),
+            observed_at=_time_field(doc, "observed_at"),
+            ingested_at=_time_field(doc, "ingested_at"),
+            metrics=checked,
+            temperature_site=_field(doc, "temperature_site", str),
+        )
+        if not reading.device:
+            raise RecordError("device: must not be empty")
+        return reading
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record a stage could not process, kept with the reason and its origin.
+
+    ``origin`` says where it came from: for the connector the channel,
+    ``entry_id``, field and raw value; for a stream stage the source topic,
+    partition and offset. ``payload`` is the original bytes as text (UTF-8,
+    with undecodable bytes escaped), or ``None`` when there was none.
+    """
+
+    stage: str
+    reason: str
+    origin: dict[str, Any]
+    payload: str | None
+    failed_at: str = field(default_factory=lambda: utc_iso(datetime.now(UTC)))
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "schema": DEADLETTER_SCHEMA,
+                "stage": self.stage,
+                "reason": self.reason,
+                "origin": self.origin,
+                "payload": self.payload,
+                "failed_at": self.failed_at,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> DeadLetter:
+        doc = _load_object(data)
+        _expect_schema(doc, DEADLETTER_SCHEMA)
+        payload = doc.get("payload")
+        if payload is not None and not isinstance(payload, str):
+            raise RecordError("payload: expected a string or null")
+        return cls(
+            stage=_field(doc, "stage", str),
+            reason=_field(doc, "reason", str),
+            origin=_field(doc, "origin", dict),
+            payload=payload,
+            failed_at=_time_field(doc, "failed_at"),
+        )
+
+
+def payload_text(data: bytes | None) -> str | None:
+    """Original bytes as text for a dead letter, never failing on bad UTF-8."""
+    if data is None:
+        return None
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+def _load_object(data: bytes | str) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise RecordError(f"expected a JSON object, found {type(doc).__name__}")
+    return doc
+
+
+def _expect_schema(doc: dict[str, Any], expected: str) -> None:
+    found = doc.get("schema")
+    if found != expected:
+        raise RecordError(f"schema: expected {expected!r}, found {found!r}")
+
+
+def _field(doc: dict[str, Any], name: str, kind: type[T]) -> T:
+    if name not in doc:
+        raise RecordError(f"{name}: missing")
+    value = doc[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RecordError(
+            f"{name}: expected {kind.__name__}, found {type(value).__name__}"
+        )
+    return value
+
+
+def _time_field(doc: dict[str, Any], name: str) -> str:
+    text = _field(doc, name, str)
+    try:
+        parse_utc(text)
+    except ValueError:
+        raise RecordError(
+            f"{name}: {text!r} is not an ISO-8601 time with zone"
+        ) from None
+    return text

@@ -1,0 +1,1 @@
+"""Stream stages on Kafka: the anonymiser (Faust) and the authorised consumer."""

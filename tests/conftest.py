@@ -1,0 +1,94 @@
+"""Fixtures shared by every test: the Kafka broker and per-test settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vitalstream.config import Settings, TopicSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "thingspeak"
+RECORDED_CHANNEL = SHARED_DATA / "channel-1448708"
+
+NO_BROKER = (
+    "These tests need a real Kafka broker, and none was found. Either start "
+    "the local one and point the tests at it (scripts/kafka start; "
+    "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092), or run them where a Docker "
+    "engine answers so testcontainers can start one. `make test` does the "
+    "first for you."
+)
+
+
+def _docker_answers() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    probe = subprocess.run(
+        [docker, "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A bootstrap address of a real broker: env, else testcontainers, else fail."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if configured:
+        yield configured
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.0.1") as container:
+            yield container.get_bootstrap_server()
+        return
+    pytest.fail(NO_BROKER, pytrace=False)
+
+
+@pytest.fixture
+def make_settings(kafka_bootstrap: str) -> Callable[..., Settings]:
+    """Build `Settings` on the test broker with topic names unique to the test.
+
+    Keyword arguments are settings sections (``channels=[...]``,
+    ``connector={...}``), merged over the test defaults.
+    """
+    suffix = uuid.uuid4().hex[:10]
+
+    def build(**sections: Any) -> Settings:
+        topics = {
+            name: TopicSettings(
+                name=f"test.{name}.{suffix}",
+                partitions=1 if name == "connector_offsets" else 3,
+                retention_ms=86_400_000 if name == "raw" else None,
+                compacted=name == "connector_offsets",
+            )
+            for name in (
+                "raw",
+                "anonymised",
+                "alerts",
+                "deadletter",
+                "connector_offsets",
+            )
+        }
+        base: dict[str, Any] = {
+            "kafka": {
+                "bootstrap_servers": kafka_bootstrap,
+                "client_id": f"test-{suffix}",
+            },
+            "topics": topics,
+        }
+        base.update(sections)
+        return Settings(**base)
+
+    return build

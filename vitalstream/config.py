@@ -1,0 +1,333 @@
+"""One configuration for every vitalstream process.
+
+Settings come from a TOML file (``--config``, ``VITALSTREAM_CONFIG``, or
+``vitalstream.toml`` in the working directory), then from environment
+variables ``VITALSTREAM_<SECTION>__<NAME>`` which override the file. Secrets
+(ThingSpeak read keys, key material) are never settings: they are read from
+the environment or a ``.env`` file by name, see :func:`channel_read_key`.
+
+A bad value stops start-up with :class:`ConfigError`, which names the
+setting, what was found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from vitalstream.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "vitalstream.toml"
+ENV_PREFIX = "VITALSTREAM_"
+
+
+class _Section(BaseModel):
+    # A misspelt or unknown key is an error, never silently ignored: that is
+    # also what keeps secrets such as `api_key` out of the file in git.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "vitalstream"
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str) -> str:
+        for server in value.split(","):
+            if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", server.strip()):
+                raise ValueError(
+                    "expected comma-separated host:port pairs, such as 127.0.0.1:9092"
+                )
+        return value
+
+
+class TopicSettings(_Section):
+    """One Kafka topic: its name, partition count and retention."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9._\-]{1,249}$")
+    partitions: int = Field(default=6, ge=1, le=10_000)
+    replication_factor: int = Field(default=1, ge=1, le=32)
+    retention_ms: int | None = Field(default=None, ge=-1)
+    compacted: bool = False
+
+
+_TOPIC_DEFAULTS: dict[str, dict[str, Any]] = {
+    # The raw topic holds identifiable plaintext vitals: keep it short-lived.
+    "raw": {"name": "vitals.raw", "retention_ms": 24 * 3600 * 1000},
+    "anonymised": {"name": "vitals.anonymised"},
+    "alerts": {"name": "vitals.alerts", "partitions": 3},
+    # Dead letters can hold plaintext (a raw record that failed): a week for
+    # an operator to look, then gone like the raw topic's records.
+    "deadletter": {
+        "name": "vitals.deadletter",
+        "partitions": 3,
+        "retention_ms": 7 * 24 * 3600 * 1000,
+    },
+    "connector_offsets": {
+        "name": "vitalstream.connector-offsets",
+        "partitions": 1,
+        "compacted": True,
+    },
+}
+
+
+class TopicsSettings(_Section):
+    raw: TopicSettings
+    anonymised: TopicSettings
+    alerts: TopicSettings
+    deadletter: TopicSettings
+    connector_offsets: TopicSettings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, given: Any) -> Any:
+        # An override of one setting (VITALSTREAM_TOPICS__RAW__PARTITIONS=12)
+        # keeps the topic's other defaults.
+        if not isinstance(given, dict):
+            return given
+        merged: dict[str, Any] = {}
+        for role, defaults in _TOPIC_DEFAULTS.items():
+            value = given.get(role, {})
+            if isinstance(value, TopicSettings):
+                value = value.model_dump()
+            merged[role] = {**defaults, **value} if isinstance(value, dict) else value
+        merged.update({k: v for k, v in given.items() if k not in merged})
+        return merged
+
+    def all(self) -> list[TopicSettings]:
+        return [
+            self.raw,
+            self.anonymised,
+            self.alerts,
+            self.deadletter,
+            self.connector_offsets,
+        ]
+
+
+MeasurementSite = Literal["core", "oral", "tympanic", "axillary", "skin"]
+
+
+class ChannelSettings(_Section):
+    """One ThingSpeak channel the connector polls.
+
+    ``fields`` maps ThingSpeak field numbers (``field1``) to metric names and
+    overrides the names the channel gives its fields. ``read_key_env`` names
+    the environment variable that holds the channel's read API key.
+    """
+
+    id: int = Field(ge=1)
+    device: str | None = Field(default=None, min_length=1, max_length=200)
+    read_key_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    fields: dict[str, str] = Field(default_factory=dict)
+    temperature_site: MeasurementSite = "skin"
+
+    @field_validator("fields")
+    @classmethod
+    def _field_numbers(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, metric in value.items():
+            if not re.fullmatch(r"field[1-8]", key):
+                raise ValueError(f"{key!r} is not a ThingSpeak field (field1..field8)")
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", metric):
+                raise ValueError(
+                    f"metric name {metric!r} must be lower_snake_case, "
+                    "such as heart_rate"
+                )
+        return value
+
+    @property
+    def device_label(self) -> str:
+        return self.device or f"thingspeak-{self.id}"
+
+
+class ConnectorSettings(_Section):
+    base_url: str = Field(
+        default="https://api.thingspeak.com", pattern=r"^https?://[^\s]+$"
+    )
+    poll_interval_s: float = Field(default=15.0, gt=0, le=86_400)
+    concurrency: int = Field(default=32, ge=1, le=4096)
+    request_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    page_size: int = Field(default=8000, ge=1, le=8000)
+    backfill: Literal["all"] | datetime = "all"
+    # Seconds a channel waits after a key or not-found error before retrying.
+    slow_retry_s: float = Field(default=300.0, gt=0)
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("backfill")
+    @classmethod
+    def _aware(cls, value: Literal["all"] | datetime) -> Literal["all"] | datetime:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class AnonymiserSettings(_Section):
+    policy: Path | None = None
+    guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    group_id: str = "vitalstream-anonymiser"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    data_dir: Path = Path("var/anonymiser")
+
+
+class KeysSettings(_Section):
+    keyring: Path = Path("keys/keyring.json")
+
+
+class AlertingSettings(_Section):
+    group_id: str = "vitalstream-alerting"
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    silent_after_s: float = Field(default=900.0, gt=0)
+    sustained_readings: int = Field(default=3, ge=1, le=1000)
+    sustained_s: float = Field(default=120.0, ge=0)
+    audit_log: Path = Path("var/audit.log")
+    operator: str | None = None
+
+
+class Settings(BaseSettings):
+    """Everything a vitalstream process can be told, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicsSettings = Field(
+        default_factory=lambda: TopicsSettings.model_validate({})
+    )
+    connector: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    channels: Annotated[list[ChannelSettings], Field(max_length=100_000)] = Field(
+        default_factory=list
+    )
+    anonymiser: AnonymiserSettings = Field(default_factory=AnonymiserSettings)
+    keys: KeysSettings = Field(default_factory=KeysSettings)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> Settings:
+        seen: set[int] = set()
+        for channel in self.channels:
+            if channel.id in seen:
+                raise ValueError(f"channel {channel.id} is listed twice")
+            seen.add(channel.id)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE_IN_USE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file))
+        return tuple(sources)
+
+
+# Which file `Settings()` reads; set by `load_settings` only.
+_CONFIG_FILE_IN_USE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the configuration, or raise :class:`ConfigError`.
+
+    ``path`` falls back to ``VITALSTREAM_CONFIG``, then to ``vitalstream.toml``
+    in the working directory if it exists, then to the built-in defaults.
+    ``.env`` in the working directory is loaded into the environment first
+    (existing variables win), so secrets and overrides can live there.
+    """
+    load_dotenv_file(Path(".env"))
+    chosen = path or os.environ.get("VITALSTREAM_CONFIG")
+    if chosen is not None:
+        config_file: Path | None = Path(chosen)
+        assert config_file is not None
+        if not config_file.is_file():
+            raise ConfigError(
+                "config", str(config_file), "an existing TOML file (--config)"
+            )
+    else:
+        default = Path(DEFAULT_CONFIG_FILE)
+        config_file = default if default.is_file() else None
+
+    _CONFIG_FILE_IN_USE["path"] = config_file
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _config_error(exc, config_file) from None
+    except ValueError as exc:  # TOML syntax: tomllib.TOMLDecodeError
+        raise ConfigError("config", str(config_file), f"valid TOML ({exc})") from None
+    finally:
+        _CONFIG_FILE_IN_USE["path"] = None
+
+
+def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError:
+    first = exc.errors(include_url=False)[0]
+    setting = ".".join(str(part) for part in first["loc"]) or "config"
+    found = _short(first.get("input"))
+    allowed = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        # The value of an unknown key may be a secret put in the wrong place.
+        found = "an unknown setting (value not shown)"
+        allowed = "no such setting (see vitalstream.example.toml)"
+    elif first["type"] == "missing":
+        found, allowed = "nothing", "a value: this setting is required"
+    more = len(exc.errors()) - 1
+    return ConfigError(
+        setting,
+        found,
+        allowed + (f" (and {more} more problem(s))" if more else ""),
+        source=str(config_file) if config_file else "environment",
+    )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def load_dotenv_file(path: Path) -> None:
+    """Load ``KEY=VALUE`` lines from ``path`` into the environment.
+
+    Variables already set win, as with every dotenv loader.
+    """
+    if not path.is_file():
+        return
+    from dotenv import dotenv_values
+
+    for key, value in dotenv_values(path).items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+
+
+def channel_read_key(channel: ChannelSettings) -> str | None:
+    """The channel's ThingSpeak read key from the environment, if it has one.
+
+    The variable is ``read_key_env`` when set, else ``THINGSPEAK_READ_KEY_<id>``.
+    """
+    name = channel.read_key_env or f"THINGSPEAK_READ_KEY_{channel.id}"
+    value = os.environ.get(name, "").strip()
+    return value or None
