@@ -1,0 +1,128 @@
+"""A bad configuration stops start-up with a message naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vitalstream.config import Settings, channel_read_key, load_settings
+from vitalstream.errors import ConfigError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vitalstream.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No .env or vitalstream.toml of the developer's may leak into a test.
+    monkeypatch.chdir(tmp_path)
+    for name in ("VITALSTREAM_CONFIG", "VITALSTREAM_KAFKA__BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings()
+
+    assert settings.topics.raw.name == "vitals.raw"
+    assert settings.topics.raw.retention_ms == 86_400_000
+    assert settings.topics.connector_offsets.compacted is True
+    assert settings.anonymiser.guarantee == "at_least_once"
+
+
+def test_file_values_and_environment_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(
+        tmp_path,
+        '[kafka]\nbootstrap_servers = "broker-a:9092"\n'
+        "[topics.raw]\npartitions = 12\n"
+        '[[channels]]\nid = 1448708\ndevice = "ward3-bed2"\n'
+        'fields = { field1 = "heart_rate" }\n',
+    )
+    monkeypatch.setenv("VITALSTREAM_KAFKA__BOOTSTRAP_SERVERS", "broker-b:9092")
+
+    settings = load_settings(path)
+
+    assert settings.kafka.bootstrap_servers == "broker-b:9092"
+    assert settings.topics.raw.partitions == 12
+    assert settings.topics.raw.name == "vitals.raw"  # other defaults kept
+    assert settings.channels[0].device_label == "ward3-bed2"
+    assert settings.channels[0].fields == {"field1": "heart_rate"}
+
+
+@pytest.mark.parametrize(
+    ("text", "setting", "found"),
+    [
+        ('[kafka]\nbootstrap_servers = "nope"\n', "kafka.bootstrap_servers", "'nope'"),
+        ('[[channels]]\nid = "abc"\n', "channels.0.id", "'abc'"),
+        ("[topics.raw]\npartitions = 0\n", "topics.raw.partitions", "0"),
+        ('[anonymiser]\nguarantee = "twice"\n', "anonymiser.guarantee", "'twice'"),
+        (
+            '[[channels]]\nid = 1\nfields = { field9 = "x" }\n',
+            "channels.0.fields",
+            "field9",
+        ),
+        ("[[channels]]\nid = 7\n[[channels]]\nid = 7\n", "config", "channel 7"),
+    ],
+)
+def test_bad_value_names_setting_found_and_allowed(
+    tmp_path: Path, text: str, setting: str, found: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_write(tmp_path, text))
+
+    assert raised.value.setting == setting
+    assert found in str(raised.value)
+    assert "allowed:" in str(raised.value)
+
+
+def test_unknown_key_is_refused_without_echoing_its_value(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[[channels]]\nid = 5\napi_key = "SECRET123"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    assert raised.value.setting == "channels.0.api_key"
+    assert "SECRET123" not in str(raised.value)
+
+
+def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="valid TOML"):
+        load_settings(_write(tmp_path, "[kafka\n"))
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.toml"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_read_keys_come_from_environment_or_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("THINGSPEAK_READ_KEY_42=from-dotenv\nMY_KEY=mine\n")
+    path = _write(
+        tmp_path,
+        '[[channels]]\nid = 42\n[[channels]]\nid = 43\nread_key_env = "MY_KEY"\n',
+    )
+    for name in ("THINGSPEAK_READ_KEY_42", "MY_KEY"):
+        # setenv first so that teardown removes what the .env loader sets.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+    settings = load_settings(path)
+
+    assert channel_read_key(settings.channels[0]) == "from-dotenv"
+    assert channel_read_key(settings.channels[1]) == "mine"
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[3] / "vitalstream.example.toml"
+
+    settings = load_settings(example)
+
+    assert isinstance(settings, Settings)
+    assert settings.channels
