@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ async def _ensure(
 ) -> list[TopicOutcome]:
     existing = await _partition_counts(admin)
     missing = [topic for topic in wanted if topic.name not in existing]
+    created: set[str] = set()
     if missing:
         response = await admin.create_topics(
             [
@@ -77,15 +79,18 @@ async def _ensure(
             ]
         )
         for name, code, *rest in response.topic_errors:
-            if code not in (0, _TOPIC_ALREADY_EXISTS):
+            if code == 0:
+                created.add(name)
+            elif code != _TOPIC_ALREADY_EXISTS:
                 message = rest[0] if rest else ""
                 raise VitalstreamError(
                     f"creating topic {name!r} failed: error {code} {message}"
                 )
-        existing = await _partition_counts(admin)
+        existing = await _wait_until_visible(admin, [t.name for t in wanted])
 
     problems: list[str] = []
-    present = [topic for topic in wanted if topic not in missing]
+    # A topic that another client created meanwhile is checked like any other.
+    present = [topic for topic in wanted if topic.name not in created]
     actual_configs = await _configs(admin, [topic.name for topic in present])
     for topic in present:
         if existing.get(topic.name) != topic.partitions:
@@ -108,7 +113,7 @@ async def _ensure(
     outcomes = [
         TopicOutcome(
             topic.name,
-            "created" if topic in missing else "exists",
+            "created" if topic.name in created else "exists",
             existing.get(topic.name, topic.partitions),
         )
         for topic in wanted
@@ -128,8 +133,27 @@ async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
     return {
         topic["topic"]: len(topic["partitions"])
         for topic in topics
-        if topic["error_code"] == 0
+        if topic["error_code"] == 0 and topic["partitions"]
     }
+
+
+async def _wait_until_visible(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0
+) -> dict[str, int]:
+    # A topic just created (here or by a concurrent caller) shows in metadata
+    # only once the controller has elected its partition leaders.
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        counts = await _partition_counts(admin)
+        missing = [name for name in names if name not in counts]
+        if not missing:
+            return counts
+        if asyncio.get_running_loop().time() > deadline:
+            raise VitalstreamError(
+                f"topics {', '.join(missing)} were created but did not become "
+                f"available within {timeout_s:.0f}s"
+            )
+        await asyncio.sleep(0.2)
 
 
 async def _configs(
