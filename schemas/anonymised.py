@@ -1,0 +1,247 @@
+"""The anonymised record, and the two pure functions that make and open it.
+
+:func:`anonymise` applies a :class:`FieldPolicy` to a raw :class:`Reading`;
+:func:`unseal_reading` gives the authorised side the sealed metrics back.
+The record's shape and version are documented in RECORDS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from schemas.bands import truncate_time
+from schemas.errors import PolicyError, RecordError
+from schemas.keyring import Keyring
+from schemas.policy import ATTRIBUTE_CHOICES, FieldPolicy
+from schemas.records import Reading, _expect_schema, _load_object, parse_utc
+from schemas.sealed import SealingContext
+
+ANONYMISED_SCHEMA = "vitalstream.anonymised/1"
+
+_FIELDS = frozenset(
+    {
+        "schema",
+        "subject",
+        "source",
+        "observed_at",
+        "clear",
+        "bands",
+        "sealed",
+        "pseudonyms",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymisedReading:
+    """A reading as the anonymised topic carries it: no identity, no sealed value.
+
+    ``subject`` is the device's pseudonym and the Kafka key. ``source`` is
+    ``{"channel": <pseudonym, id or None>, "entry_id": int}``, what consumers
+    de-duplicate on. ``sealed`` maps metrics to tokens, ``None`` when the
+    reading did not measure the metric (nothing is sealed then); ``bands``
+    likewise maps metrics to band labels or ``None``.
+    """
+
+    subject: str
+    source: dict[str, Any]
+    observed_at: str | None
+    clear: dict[str, Any] = field(default_factory=dict)
+    bands: dict[str, str | None] = field(default_factory=dict)
+    sealed: dict[str, str | None] = field(default_factory=dict)
+    pseudonyms: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka key: the subject pseudonym in UTF-8."""
+        return self.subject.encode("utf-8")
+
+    @property
+    def source_key(self) -> tuple[str | int | None, int]:
+        """``(channel, entry_id)`` as carried, for de-duplication."""
+        return (self.source["channel"], self.source["entry_id"])
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "schema": ANONYMISED_SCHEMA,
+                "subject": self.subject,
+                "source": self.source,
+                "observed_at": self.observed_at,
+                "clear": self.clear,
+                "bands": self.bands,
+                "sealed": self.sealed,
+                "pseudonyms": self.pseudonyms,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> AnonymisedReading:
+        """Decode an anonymised-topic value; :class:`RecordError` names the field."""
+        doc = _load_object(data)
+        _expect_schema(doc, ANONYMISED_SCHEMA)
+        unknown = sorted(set(doc) - _FIELDS)
+        if unknown:
+            raise RecordError(f"{unknown[0]}: not a field of {ANONYMISED_SCHEMA}")
+        subject = doc.get("subject")
+        if not isinstance(subject, str) or not subject:
+            raise RecordError("subject: expected a non-empty string")
+        observed_at = doc.get("observed_at", ...)
+        if observed_at is ...:
+            raise RecordError("observed_at: missing")
+        if observed_at is not None:
+            _check_time("observed_at", observed_at)
+        return cls(
+            subject=subject,
+            source=_source(doc.get("source")),
+            observed_at=observed_at,
+            clear=_mapping(doc, "clear", object),
+            bands=_mapping(doc, "bands", str, nullable=True),
+            sealed=_mapping(doc, "sealed", str, nullable=True),
+            pseudonyms=_mapping(doc, "pseudonyms", str),
+        )
+
+
+def anonymise(
+    reading: Reading, policy: FieldPolicy, keyring: Keyring
+) -> AnonymisedReading:
+    """Apply ``policy`` to ``reading``: pseudonyms, bands and sealed values.
+
+    Raises :class:`PolicyError` when the policy cannot be applied (a metric
+    named like a reading attribute).
+    """
+    names = keyring.pseudonymiser
+    action = policy.attribute_action
+    subject = names.pseudonym("device", reading.device)
+    pseudonyms: dict[str, str] = {}
+    clear: dict[str, Any] = {}
+
+    channel_action = action("channel")
+    channel: str | int | None = None
+    if channel_action == "pseudonymise":
+        channel = names.pseudonym("channel", str(reading.channel))
+    elif channel_action == "keep":
+        channel = reading.channel
+
+    observed_at = _time(
+        reading.observed_at, action("observed_at"), policy, "observed_at"
+    )
+    ingested_at = _time(
+        reading.ingested_at, action("ingested_at"), policy, "ingested_at"
+    )
+    if ingested_at is not None:
+        clear["ingested_at"] = ingested_at
+
+    site_action = action("temperature_site")
+    if site_action == "keep":
+        clear["temperature_site"] = reading.temperature_site
+    elif site_action == "pseudonymise":
+        pseudonyms["temperature_site"] = names.pseudonym(
+            "temperature_site", reading.temperature_site
+        )
+
+    context = SealingContext(keyring, subject, observed_at)
+    sealed: dict[str, str | None] = {}
+    bands: dict[str, str | None] = {}
+    plan_of = policy.metric_plan
+    for name, value in reading.metrics.items():
+        if name in ATTRIBUTE_CHOICES:
+            raise PolicyError(
+                name, "a metric named like a reading attribute", "another metric name"
+            )
+        plan = plan_of(name)
+        if plan.seal:
+            sealed[name] = None if value is None else context.seal(name, value)
+        if plan.keep:
+            clear[name] = value
+        if plan.band is not None:
+            bands[name] = None if value is None else plan.band.label(value)
+
+    return AnonymisedReading(
+        subject=subject,
+        source={"channel": channel, "entry_id": reading.entry_id},
+        observed_at=observed_at,
+        clear=clear,
+        bands=bands,
+        sealed=sealed,
+        pseudonyms=pseudonyms,
+    )
+
+
+def unseal_reading(
+    record: AnonymisedReading, keyring: Keyring
+) -> dict[str, float | None]:
+    """Every sealed metric of ``record`` back; :class:`UnsealError` if any fails."""
+    context = SealingContext(keyring, record.subject, record.observed_at)
+    return {
+        name: None if token is None else context.unseal(name, token)
+        for name, token in record.sealed.items()
+    }
+
+
+def _time(text: str, action: str, policy: FieldPolicy, name: str) -> str | None:
+    if action == "keep":
+        return text
+    if action == "drop":
+        return None
+    unit = policy.rules[name].truncate
+    assert unit is not None  # FieldPolicy refuses generalise without truncate
+    return truncate_time(text, unit)
+
+
+def _check_time(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise RecordError(
+            f"{name}: expected a string or null, found {type(value).__name__}"
+        )
+    try:
+        parse_utc(value)
+    except ValueError:
+        raise RecordError(
+            f"{name}: {value!r} is not an ISO-8601 time with zone"
+        ) from None
+
+
+def _source(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecordError("source: expected an object with channel and entry_id")
+    if set(value) != {"channel", "entry_id"}:
+        raise RecordError(
+            f"source: expected keys channel, entry_id, found {sorted(value)}"
+        )
+    channel = value["channel"]
+    if channel is not None and (
+        isinstance(channel, bool) or not isinstance(channel, (str, int))
+    ):
+        raise RecordError(
+            f"source.channel: expected a string, integer or null, "
+            f"found {type(channel).__name__}"
+        )
+    entry_id = value["entry_id"]
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        raise RecordError(
+            f"source.entry_id: expected int, found {type(entry_id).__name__}"
+        )
+    return {"channel": channel, "entry_id": entry_id}
+
+
+def _mapping(
+    doc: dict[str, Any], name: str, kind: type, *, nullable: bool = False
+) -> dict[str, Any]:
+    if name not in doc:
+        raise RecordError(f"{name}: missing")
+    value = doc[name]
+    if not isinstance(value, dict):
+        raise RecordError(f"{name}: expected an object, found {type(value).__name__}")
+    for key, item in value.items():
+        if item is None and nullable:
+            continue
+        if not isinstance(item, kind):
+            expected = kind.__name__ + (" or null" if nullable else "")
+            raise RecordError(
+                f"{name}.{key}: expected {expected}, found {type(item).__name__}"
+            )
+    return value
