@@ -199,6 +199,22 @@ class AlertingSettings(_Section):
     sustained_s: float = Field(default=120.0, ge=0)
     audit_log: Path = Path("var/audit.log")
     operator: str | None = None
+    # Rules (streams/alerting/rules.py): NEWS2 tables per metric as
+    # [[upper-inclusive limit, score], ..., [inf, score]], plausible [low, high]
+    # per metric, and the temperature sites scored with their offset to core.
+    min_severity: Literal["low", "low_medium", "medium", "high"] = "low"
+    score_tables: dict[str, list[tuple[float, int]]] = Field(default_factory=dict)
+    plausible: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    temperature_site_offsets: dict[str, float] = Field(
+        default_factory=lambda: {"core": 0.0, "oral": 0.0, "tympanic": 0.0}
+    )
+    # Compacted rule-state topic; default "<group_id>.state". instance_id
+    # makes the transactional id, distinct per running instance.
+    state_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._\-]{1,249}$")
+    instance_id: str = Field(default="1", pattern=r"^[A-Za-z0-9._\-]{1,64}$")
+    keyring_check_records: int = Field(default=20, ge=1, le=100_000)
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    webhook_attempts: int = Field(default=5, ge=1, le=100)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,257 @@
+"""The rule engine: sustained conditions, de-duplication, faults, silence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.alerting.engine import AlertEngine, AlertEvent, Observation
+from streams.alerting.rules import RuleConfig
+from streams.alerting.state import SubjectState
+
+START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+SUBJECT = "sub-1"
+
+
+def engine(**rules: object) -> AlertEngine:
+    return AlertEngine(RuleConfig(**rules))  # type: ignore[arg-type]
+
+
+class Feed:
+    """Feeds one subject's readings 15 s apart, one metric per entry."""
+
+    def __init__(self, eng: AlertEngine, *, site: str = "core") -> None:
+        self.eng = eng
+        self.entry = 0
+        self.site = site
+        self.events: list[AlertEvent] = []
+
+    def send(
+        self,
+        **metrics: float,
+    ) -> list[AlertEvent]:
+        self.entry += 1
+        at = START + timedelta(seconds=15 * self.entry)
+        evaluation = self.eng.observe(
+            Observation(
+                subject=SUBJECT,
+                observed_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                metrics=metrics,
+                channel="ch-token",
+                entry_id=self.entry,
+                temperature_site=self.site,
+            )
+        )
+        self.events.extend(evaluation.events)
+        return evaluation.events
+
+    def now(self, after_s: float = 0) -> datetime:
+        return START + timedelta(seconds=15 * self.entry + after_s)
+
+
+def summary(events: list[AlertEvent]) -> list[tuple[str, str, str, str]]:
+    return [(e.kind, e.condition, e.severity, e.state) for e in events]
+
+
+def test_spo2_falling_to_88_alerts_once_then_resolves_once() -> None:
+    feed = Feed(engine())
+    for _ in range(4):
+        feed.send(spo2=97)
+        feed.send(heart_rate=72)
+    assert feed.events == []
+
+    for _ in range(5):
+        feed.send(spo2=88)
+    for _ in range(5):
+        feed.send(spo2=97)
+
+    assert summary(feed.events) == [
+        ("clinical", "news2", "low_medium", "raised"),
+        ("clinical", "news2", "low_medium", "resolved"),
+    ]
+    raised = feed.events[0]
+    assert raised.details["spo2"] == 88
+    assert raised.details["score.spo2"] == 3
+    assert raised.details["news2"] == 3
+    assert "respiration_rate" in raised.missing
+
+
+def test_escalation_raises_a_second_alert() -> None:
+    feed = Feed(engine())
+    for _ in range(3):
+        feed.send(spo2=88)
+    for _ in range(3):
+        feed.send(heart_rate=135)
+
+    assert summary(feed.events) == [
+        ("clinical", "news2", "low_medium", "raised"),
+        ("clinical", "news2", "medium", "escalated"),
+    ]
+    assert feed.events[1].details["news2"] == 6
+
+
+def test_one_noisy_sample_raises_nothing() -> None:
+    feed = Feed(engine())
+    for value in (97, 97, 80, 97, 97, 85, 96, 97):
+        feed.send(spo2=value)
+    assert feed.events == []
+
+
+def test_sustained_by_time_when_readings_are_sparse() -> None:
+    eng = engine(sustained_readings=10, sustained_s=120)
+    events = []
+    for minute in (0, 1, 2, 3):
+        at = START + timedelta(minutes=minute)
+        events += eng.observe(
+            Observation(SUBJECT, at.strftime("%Y-%m-%dT%H:%M:%SZ"), {"spo2": 88.0})
+        ).events
+    # Two minutes of 88 % confirm it at the reading of minute 2, not before.
+    assert summary(events) == [("clinical", "news2", "low_medium", "raised")]
+    assert events[0].at == "2026-05-01T08:02:00Z"
+
+
+def test_sensor_fault_values_give_notices_and_no_clinical_alert() -> None:
+    feed = Feed(engine())
+    for _ in range(3):
+        feed.send(body_temp=-127)
+    for _ in range(3):
+        feed.send(spo2=0)
+    for _ in range(3):
+        feed.send(heart_rate=0)
+
+    assert summary(feed.events) == [
+        ("sensor_fault", "body_temp_implausible", "notice", "raised"),
+        ("sensor_fault", "spo2_implausible", "notice", "raised"),
+        ("sensor_fault", "heart_rate_implausible", "notice", "raised"),
+    ]
+    assert feed.events[0].hint == "probe disconnected"
+    assert feed.events[1].hint == "no finger on the sensor"
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [
+        ("body_temp", 85.0),
+        ("body_temp", 19.9),
+        ("body_temp", 46.5),
+        ("spo2", 101.0),
+        ("heart_rate", 301.0),
+        ("heart_rate", 3.6531),
+    ],
+)
+def test_implausible_values_are_faults_not_scores(metric: str, value: float) -> None:
+    feed = Feed(engine())
+    for _ in range(3):
+        feed.send(**{metric: value})
+    assert [e.kind for e in feed.events] == ["sensor_fault"]
+    state = feed.eng.state_of(SUBJECT)
+    assert state is not None
+    assert state.metrics[metric].value is None
+
+
+def test_fault_resolves_when_plausible_readings_return() -> None:
+    feed = Feed(engine())
+    for _ in range(3):
+        feed.send(body_temp=-127)
+    for _ in range(3):
+        feed.send(body_temp=36.8)
+    assert summary(feed.events)[-1] == (
+        "sensor_fault",
+        "body_temp_implausible",
+        "notice",
+        "resolved",
+    )
+
+
+def test_skin_temperature_is_not_scored_against_core_bands() -> None:
+    # 31.8 on the skin is normal (CLINICAL.md); as a core reading it would
+    # score 3 for hypothermia.
+    skin = Feed(engine(), site="skin")
+    core = Feed(engine(), site="core")
+    for _ in range(4):
+        skin.send(body_temp=31.8)
+        core.send(body_temp=31.8)
+    assert skin.events == []
+    assert summary(core.events) == [("clinical", "news2", "low_medium", "raised")]
+
+
+def test_site_offset_estimates_core_temperature() -> None:
+    offsets = {"core": 0.0, "axillary": 0.5}
+    feed = Feed(engine(site_offsets=offsets), site="axillary")
+    for _ in range(3):
+        feed.send(body_temp=34.8)  # 35.3 core: sub-score 1, not 3
+    assert summary(feed.events) == [("clinical", "news2", "low", "raised")]
+
+
+def test_duplicate_entries_do_not_alert_twice() -> None:
+    eng = engine()
+    events = []
+    duplicates = 0
+    for entry in (1, 2, 3, 3, 2, 4, 4):
+        at = START + timedelta(seconds=15 * entry)
+        evaluation = eng.observe(
+            Observation(
+                SUBJECT,
+                at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                {"spo2": 88.0},
+                channel="ch",
+                entry_id=entry,
+            )
+        )
+        events += evaluation.events
+        duplicates += evaluation.duplicate
+    assert duplicates == 3
+    assert summary(events) == [("clinical", "news2", "low_medium", "raised")]
+
+
+def test_silent_device_raises_once_and_resolves_on_the_next_reading() -> None:
+    feed = Feed(engine(silent_after_s=600))
+    feed.send(heart_rate=70)
+    assert feed.eng.silent_check(feed.now(599)) == []
+
+    silent = feed.eng.silent_check(feed.now(601))
+    assert summary(silent) == [("device_silent", "device_silent", "notice", "raised")]
+    assert feed.eng.silent_check(feed.now(1200)) == []
+
+    feed.entry += 60
+    assert summary(feed.send(heart_rate=70)) == [
+        ("device_silent", "device_silent", "notice", "resolved")
+    ]
+
+
+def test_readings_before_a_silence_do_not_count_as_sustained() -> None:
+    feed = Feed(engine(silent_after_s=600, sustained_s=0))
+    feed.send(spo2=88)
+    feed.send(spo2=88)
+    feed.entry += 100  # 25 minutes of nothing
+    feed.send(spo2=88)
+    assert [e.kind for e in feed.events] == []
+
+
+def test_state_restored_from_its_document_continues_where_it_left() -> None:
+    first = Feed(engine())
+    for _ in range(3):
+        first.send(spo2=88)
+    state = first.eng.state_of(SUBJECT)
+    assert state is not None
+
+    restarted = engine()
+    restarted.restore(SUBJECT, SubjectState.from_doc(state.to_doc()))
+    second = Feed(restarted)
+    second.entry = first.entry
+    for _ in range(2):
+        second.send(spo2=88)
+    second.entry -= 1
+    assert second.send(spo2=88) == []  # a duplicate after restore
+    for _ in range(3):
+        second.send(spo2=97)
+    # Not raised a second time; resolved once.
+    assert summary(second.events) == [("clinical", "news2", "low_medium", "resolved")]
+
+
+def test_min_severity_keeps_low_scores_quiet() -> None:
+    feed = Feed(engine(min_risk="low_medium"))
+    for _ in range(4):
+        feed.send(heart_rate=100)
+    assert feed.events == []
