@@ -89,7 +89,9 @@ def _register_stage_commands() -> None:
             cli.add_command(getattr(module, name))
 
 
-STAGE_COMMANDS: list[tuple[str, tuple[str, ...]]] = []
+STAGE_COMMANDS: list[tuple[str, tuple[str, ...]]] = [
+    ("streams.cli", ("anonymise",)),
+]
 
 
 def main() -> None:
