@@ -1,0 +1,266 @@
+"""Reading ThingSpeak feeds over HTTP: one shared client, bounded, with retries.
+
+Read keys travel as the ``api_key`` query parameter, so URLs are secret:
+no exception text here carries a URL or a key, and httpx's own request log
+lines are redacted (see :class:`RedactApiKeys`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from connectors.errors import (
+    ChannelAccessError,
+    ChannelNotFoundError,
+    ChannelResponseError,
+    ChannelUnavailableError,
+    TransientHTTPError,
+)
+from connectors.thingspeak.parse import FeedPage, parse_feed
+from vitalstream.config import ChannelSettings, ConnectorSettings, channel_read_key
+
+logger = logging.getLogger(__name__)
+
+_API_KEY = re.compile(r"(api_key=)[^&\s\"'#]*", re.IGNORECASE)
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class RedactApiKeys(logging.Filter):
+    """Blanks ``api_key=...`` in log records (httpx logs every request URL)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "api_key=" in message.lower():
+            record.msg = _API_KEY.sub(r"\1***", message)
+            record.args = None
+        return True
+
+
+def _install_redaction() -> None:
+    for name in ("httpx", "httpcore"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactApiKeys) for f in target.filters):
+            target.addFilter(RedactApiKeys())
+
+
+_install_redaction()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a transient failure is retried."""
+
+    attempts: int = 6
+    initial_s: float = 0.5
+    max_wait_s: float = 30.0
+
+
+class _TransientError(TransientHTTPError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ThingSpeakClient:
+    """Feed reads for many channels on one ``httpx.AsyncClient``.
+
+    At most ``settings.concurrency`` requests are in flight; a channel
+    waiting out a backoff does not hold a slot. Use as an async context
+    manager, or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._settings = settings
+        self._retry = retry or RetryPolicy()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            timeout=settings.request_timeout_s,
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> ThingSpeakClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def read_feed(
+        self,
+        channel: ChannelSettings,
+        start: datetime,
+        end: datetime | None,
+        results: int,
+    ) -> FeedPage:
+        """Read at most ``results`` entries from ``start`` to ``end`` (or now).
+
+        Raises :class:`ChannelAccessError` (wrong or missing key),
+        :class:`ChannelNotFoundError`, :class:`ChannelUnavailableError` (retries
+        exhausted) or :class:`ChannelResponseError` (not a feed).
+        """
+        params: dict[str, str | int] = {
+            "start": _query_time(start),
+            "results": results,
+            # Start and end are read in this zone; the answer's times carry it.
+            "timezone": "UTC",
+        }
+        if end is not None:
+            params["end"] = _query_time(end)
+        key = channel_read_key(channel)
+        if key is not None:
+            params["api_key"] = key
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_TransientError),
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=self._wait,
+            before_sleep=lambda state: _log_retry(channel.id, state),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    doc = await self._get_json(channel, params, key)
+        except _TransientError as exc:
+            raise ChannelUnavailableError(
+                channel.id, f"{exc} (after {self._retry.attempts} attempts)"
+            ) from None
+        return parse_feed(doc, channel.id)
+
+    async def _get_json(
+        self, channel: ChannelSettings, params: dict[str, str | int], key: str | None
+    ) -> Any:
+        path = f"/channels/{channel.id}/feeds.json"
+        async with self._slots:
+            try:
+                response = await self._http.get(path, params=params)
+            except httpx.TimeoutException:
+                raise _TransientError(
+                    f"GET {path} timed out after {self._settings.request_timeout_s}s"
+                ) from None
+            except httpx.TransportError as exc:
+                raise _TransientError(
+                    f"GET {path} failed: {type(exc).__name__}: {_redact(exc, key)}"
+                ) from None
+        return _decode(channel, path, response, key)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_exponential_jitter(
+            initial=self._retry.initial_s,
+            max=self._retry.max_wait_s,
+            jitter=self._retry.initial_s,
+        )(state)
+        failure = state.outcome.exception() if state.outcome else None
+        after = getattr(failure, "retry_after", None)
+        if isinstance(after, float):
+            return min(max(backoff, after), self._retry.max_wait_s)
+        return backoff
+
+
+def _decode(
+    channel: ChannelSettings, path: str, response: httpx.Response, key: str | None
+) -> Any:
+    status = response.status_code
+    body = response.content
+    if status == 200:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ChannelResponseError(
+                channel.id,
+                f"GET {path} answered 200 with a body that is not JSON "
+                f"({response.headers.get('content-type', 'no content type')}): "
+                f"{_excerpt(body, key)}",
+            ) from None
+        if doc == -1:
+            raise _access_error(channel, status)
+        return doc
+    if (status == 400 and body.strip() == b"-1") or status in (401, 403):
+        raise _access_error(channel, status)
+    if status == 404:
+        raise ChannelNotFoundError(
+            channel.id, f"GET {path} answered 404: no such channel"
+        )
+    if status in _TRANSIENT_STATUS or status >= 500:
+        raise _TransientError(
+            f"GET {path} answered HTTP {status}",
+            retry_after=_retry_after(response.headers.get("retry-after")),
+        )
+    raise ChannelResponseError(
+        channel.id, f"GET {path} answered HTTP {status}: {_excerpt(body, key)}"
+    )
+
+
+def _access_error(channel: ChannelSettings, status: int) -> ChannelAccessError:
+    variable = channel.read_key_env or f"THINGSPEAK_READ_KEY_{channel.id}"
+    return ChannelAccessError(
+        channel.id,
+        f"read refused (HTTP {status}, body -1): the channel is private and its "
+        f"read key is missing or wrong; put the key in the environment variable "
+        f"{variable}",
+    )
+
+
+def _log_retry(channel: int, state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    logger.warning(
+        "channel %s: %s; attempt %d, retrying in %.1fs",
+        channel,
+        failure,
+        state.attempt_number,
+        wait,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    # RFC 9110 section 10.2.3: delay-seconds or an HTTP date; only the first
+    # is honoured, a date falls back to the backoff.
+    if value and value.strip().isdigit():
+        return float(value.strip())
+    return None
+
+
+def _query_time(moment: datetime) -> str:
+    # ThingSpeak's documented form: YYYY-MM-DD HH:NN:SS.
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _redact(exc: BaseException, key: str | None) -> str:
+    text = _API_KEY.sub(r"\1***", str(exc))
+    return text.replace(key, "***") if key else text
+
+
+def _excerpt(body: bytes, key: str | None, limit: int = 120) -> str:
+    text = body[:limit].decode("utf-8", errors="backslashreplace")
+    if key:
+        text = text.replace(key, "***")
+    return repr(text) + ("..." if len(body) > limit else "")

@@ -1,0 +1,189 @@
+"""One channel's catch-up: read its feed after the cursor, produce, advance."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from connectors.thingspeak.client import ThingSpeakClient
+from connectors.thingspeak.cursor import ChannelCursor
+from connectors.thingspeak.fields import FieldMap
+from connectors.thingspeak.paging import EPOCH, Batch, FeedWalker
+from connectors.thingspeak.parse import FeedEntry, FeedPage, to_reading
+from connectors.thingspeak.sink import ChannelBatch, TransactionalSink
+from schemas.metrics import AliasTable
+from schemas.records import DeadLetter, Reading, utc_iso
+from vitalstream.config import ChannelSettings, ConnectorSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ChannelTally:
+    """What happened to one channel in this run."""
+
+    channel: int
+    produced: int = 0
+    dead_lettered: int = 0
+    errors: int = 0
+    last_entry_id: int | None = None
+    last_error: str | None = None
+
+    def line(self) -> str:
+        at = (
+            "no entries yet"
+            if self.last_entry_id is None
+            else (f"at entry {self.last_entry_id}")
+        )
+        text = (
+            f"channel {self.channel}: {self.produced} produced, "
+            f"{self.dead_lettered} dead-lettered, {self.errors} errors, {at}"
+        )
+        return text + (f" (last error: {self.last_error})" if self.last_error else "")
+
+
+class ChannelPoller:
+    """Brings one channel up to date: read after the cursor, produce, advance it."""
+
+    def __init__(
+        self,
+        channel: ChannelSettings,
+        *,
+        client: ThingSpeakClient,
+        sink: TransactionalSink,
+        settings: ConnectorSettings,
+        aliases: AliasTable,
+        cursor: ChannelCursor | None,
+    ) -> None:
+        self.channel = channel
+        self.cursor = cursor
+        self.tally = ChannelTally(
+            channel.id, last_entry_id=cursor.entry_id if cursor else None
+        )
+        self._client = client
+        self._sink = sink
+        self._settings = settings
+        self._aliases = aliases
+        self._field_names: dict[str, str | None] = {}
+        self._fields_cache: dict[tuple[object, ...], FieldMap] = {}
+        self._reported_behind: set[int] = set()
+
+    async def catch_up(self) -> None:
+        """Produce every entry after the cursor, up to now.
+
+        Raises the :class:`ChannelError` that stopped it (the entries
+        committed before it stay committed) or :class:`DeliveryError`.
+        """
+        backfill = self._settings.backfill
+        since = (
+            self.cursor.created_at
+            if self.cursor
+            else EPOCH
+            if backfill == "all"
+            else backfill
+        )
+        walker = FeedWalker(
+            self.channel.id, self._read, page_size=self._settings.page_size
+        )
+        async for batch in walker.batches(
+            since, self.cursor.entry_id if self.cursor else None
+        ):
+            self._report_behind(batch)
+            if batch.entries:
+                await self._produce(batch)
+
+    async def _read(
+        self, start: datetime, end: datetime | None, results: int
+    ) -> FeedPage:
+        return await self._client.read_feed(self.channel, start, end, results)
+
+    async def _produce(self, batch: Batch) -> None:
+        if batch.channel is not None:
+            self._field_names = batch.channel.field_names
+        fields = self._field_map(batch.entries)
+        ingested_at = utc_iso(datetime.now(UTC))
+        records: list[Reading | DeadLetter] = []
+        previous = self.cursor.entry_id if self.cursor else None
+        for entry in batch.entries:
+            if previous is not None and entry.entry_id > previous + 1:
+                logger.warning(
+                    "channel %s: entry_id gap, %d entries missing between %d and %d",
+                    self.channel.id,
+                    entry.entry_id - previous - 1,
+                    previous,
+                    entry.entry_id,
+                )
+            previous = entry.entry_id
+            record = to_reading(entry, fields, self.channel, ingested_at=ingested_at)
+            if isinstance(record, DeadLetter):
+                logger.warning(
+                    "channel %s: entry %s dead-lettered (field %s is not usable)",
+                    self.channel.id,
+                    entry.entry_id,
+                    record.origin["field"],
+                )
+            records.append(record)
+
+        cursor = ChannelCursor(
+            self.channel.id, batch.entries[-1].entry_id, self._cursor_time(batch)
+        )
+        await self._sink.submit(
+            ChannelBatch(
+                device=self.channel.device_label,
+                records=records,
+                entry_ids=[e.entry_id for e in batch.entries],
+                cursor=cursor,
+            )
+        )
+        self.cursor = cursor
+        self.tally.last_entry_id = cursor.entry_id
+        dead = sum(isinstance(r, DeadLetter) for r in records)
+        self.tally.dead_lettered += dead
+        self.tally.produced += len(records) - dead
+        logger.debug(
+            "channel %s: committed %d record(s) up to entry %d",
+            self.channel.id,
+            len(records),
+            cursor.entry_id,
+        )
+
+    def _field_map(self, entries: list[FeedEntry]) -> FieldMap:
+        present = {k for e in entries for k in e.raw if k.startswith("field")}
+        cache_key = (tuple(sorted(self._field_names.items())), tuple(sorted(present)))
+        fields = self._fields_cache.get(cache_key)
+        if fields is None:
+            fields = FieldMap.resolve(
+                self.channel.id,
+                self._field_names,
+                overrides=self.channel.fields,
+                aliases=self._aliases,
+                present=present,
+            )
+            self._fields_cache = {cache_key: fields}
+            logger.info("channel %s: fields %s", self.channel.id, fields.as_dict())
+        return fields
+
+    def _cursor_time(self, batch: Batch) -> datetime:
+        # The last entry's time; if it had none (dead-lettered for it), the
+        # newest time in the batch, which is no later than that entry's window.
+        last = batch.entries[-1].created_at
+        if last is not None:
+            return last
+        times = [e.created_at for e in batch.entries if e.created_at is not None]
+        if times:
+            return max(times)
+        return self.cursor.created_at if self.cursor else EPOCH
+
+    def _report_behind(self, batch: Batch) -> None:
+        for entry in batch.behind_cursor:
+            if entry.entry_id in self._reported_behind:
+                continue
+            self._reported_behind.add(entry.entry_id)
+            logger.warning(
+                "channel %s: entry %s is newer than the cursor's time but below its "
+                "entry_id %s (written back-dated?); it is not produced",
+                self.channel.id,
+                entry.entry_id,
+                self.cursor.entry_id if self.cursor else None,
+            )
