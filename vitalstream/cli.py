@@ -92,6 +92,7 @@ def _register_stage_commands() -> None:
 STAGE_COMMANDS: list[tuple[str, tuple[str, ...]]] = [
     ("streams.cli", ("anonymise",)),
     ("connectors.cli_tsserver", ("thingspeak",)),
+    ("connectors.cli", ("connect",)),
 ]
 
 
