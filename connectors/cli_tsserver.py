@@ -99,6 +99,9 @@ def serve(
         store = build_store(data=data, channel_id=channel_id, fleet=fleet, pace=pace)
     except ValueError as exc:
         raise ConfigError("--data/--fleet-base-id", str(exc), "unique ids") from exc
+    # Simulated histories are made on first read; make them now, so that
+    # the first poll of a benchmark measures serving, not simulating.
+    store.warm()
     if private:
         write_keys_file(keys_file, make_private(store))
         log.info("read keys of %s channels saved in %s", len(store), keys_file)

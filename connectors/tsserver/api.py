@@ -68,8 +68,7 @@ def read_feed(
     else:
         positions = list(range(len(keys)))
     feeds = []
-    for index in range(low, high):
-        values = channel.values(index)
+    for index, values in enumerate(channel.rows(low, high), start=low):
         entry: dict[str, Any] = {
             "created_at": format_time(store.time_of(channel, index)),
             "entry_id": channel.entry_id(index),

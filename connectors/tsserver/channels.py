@@ -57,6 +57,10 @@ class Channel(ABC):
     def values(self, index: int) -> tuple[str | None, ...]:
         """Field values of the entry, aligned with ``field_keys``, as served."""
 
+    def rows(self, low: int, high: int) -> list[tuple[str | None, ...]]:
+        """The values of the entries at positions ``low`` to ``high - 1``."""
+        return [self.values(index) for index in range(low, high)]
+
     def prepare(self, count: int) -> None:  # noqa: B027 - optional hook
         """Make sure the first ``count`` entries exist (simulations create lazily)."""
 

@@ -134,6 +134,15 @@ class SimulatedChannel(Channel):
         self.prepare(index + 1)
         return tuple(format_number(column[index]) for column in self._columns)
 
+    def rows(self, low: int, high: int) -> list[tuple[str | None, ...]]:
+        self.prepare(high)
+        # Column by column: several times faster than entry by entry.
+        columns = [
+            [None if math.isnan(v) else f"{v:.5f}" for v in column[low:high]]
+            for column in self._columns
+        ]
+        return list(zip(*columns, strict=True))
+
     def metric_values(self, index: int) -> dict[Metric, float | None]:
         """The entry's values by metric, for tests and demos (None = not written)."""
         self.prepare(index + 1)

@@ -46,6 +46,12 @@ class ChannelStore:
     def __iter__(self) -> Iterator[Channel]:
         return iter(self._channels.values())
 
+    def warm(self) -> None:
+        """Create every entry visible now (simulations do it on first read)."""
+        now = self.clock()
+        for channel in self._channels.values():
+            self.visible(channel, now)
+
     def ids(self) -> list[int]:
         """Every served channel id, ascending."""
         return sorted(self._channels)

@@ -10,10 +10,11 @@ Sensor faults (:data:`FAULT_VALUES`) replace a written value at a small
 rate: a disconnected probe reads -127, a power-on probe 85, and a pulse
 oximeter reads 0 for heart rate and SpO2 while the finger is off for a few
 entries (CLINICAL.md). Clinical events last several consecutive entries and
-write their metric in every one of them: fever (temperature 2-3 °C above the
-device's baseline), desaturation (SpO2 86-91, NEWS2 score 3) and tachycardia
-(heart rate 115-150, NEWS2 score 2-3). Everything comes from one seeded
-``random.Random``, so a device's history is the same on every run.
+write their metric in every one of them: fever (core 38.3-39.6 °C, or
+35.6-36.8 °C on the skin, above its normal range), desaturation (SpO2 86-91,
+NEWS2 score 3) and tachycardia (heart rate 115-150, NEWS2 score 2-3).
+Everything comes from one seeded ``random.Random``, so a device's history is
+the same on every run.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class WearableModel:
         else:
             self._temp, self._temp_range = rng.uniform(36.4, 37.0), (36.1, 37.5)
         self._temp_base = self._temp
+        self._fever = (38.3, 39.6) if site == "core" else (35.6, 36.8)
+        self._fever_level = 0.0
         self._battery = float(rng.randint(60, 100))
         # "single": one metric per update (like channel 1448708), "few", "all".
         self._style = rng.choices(("single", "few", "all"), weights=(5, 3, 2))[0]
@@ -123,6 +126,7 @@ class WearableModel:
                     kind, EVENT_METRIC[kind], entry_id, entry_id
                 )
                 self._event_left = self._rng.randint(6, 20)
+                self._fever_level = self._rng.uniform(*self._fever)
                 self.events.append(self._event)
 
     def _choose_metrics(self) -> list[Metric]:
@@ -152,7 +156,10 @@ class WearableModel:
                 return float(rng.randint(86, 91))
             return float(min(100, round(self._spo2 + rng.gauss(0, 0.5))))
         if metric == "body_temp":
-            temp = self._temp + (rng.uniform(2.0, 3.0) if kind == "fever" else 0.0)
+            if kind == "fever":
+                temp = self._fever_level + rng.gauss(0, 0.1)
+            else:
+                temp = self._temp
             return round(temp / _TEMP_STEP) * _TEMP_STEP
         return float(round(self._battery))
 
