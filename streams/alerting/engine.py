@@ -182,6 +182,11 @@ class AlertEngine:
                 )
         else:
             metric.last_fault_value = value
+            # What the sensor showed between two good readings is unknown,
+            # so a fault interrupts a sustained run: two SpO2 94 % minutes
+            # apart with "no finger" zeros between (channel 1448708) are
+            # not a sustained 94 %.
+            metric.score.restart()
 
         condition = f"{name}_implausible"
         if faulty and condition not in state.open:

@@ -255,3 +255,12 @@ def test_min_severity_keeps_low_scores_quiet() -> None:
     for _ in range(4):
         feed.send(heart_rate=100)
     assert feed.events == []
+
+
+def test_a_fault_between_readings_interrupts_a_sustained_run() -> None:
+    feed = Feed(engine(sustained_s=120))
+    feed.send(spo2=94)
+    for _ in range(10):
+        feed.send(spo2=0)
+    feed.send(spo2=94)
+    assert [e.kind for e in feed.events] == ["sensor_fault"]

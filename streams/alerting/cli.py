@@ -1,0 +1,97 @@
+"""The authorised side's commands: `vitalstream alert` and `vitalstream decrypt`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+
+from vitalstream.cli import AppContext, pass_app
+
+
+@click.command("alert")
+@click.option(
+    "--idle-exit",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Stop after this many seconds without a record (0: run until stopped).",
+)
+@pass_app
+def alert(app: AppContext, idle_exit: float) -> None:
+    """Unseal the anonymised topic and raise vital-sign alerts (authorised)."""
+    from schemas.keyring import Keyring
+    from streams.alerting.consumer import AlertingConsumer
+
+    settings = app.settings
+    keyring = Keyring.from_settings(settings)
+    consumer = AlertingConsumer(settings, keyring)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await consumer.run(stop, idle_exit_s=idle_exit)
+
+    asyncio.run(main())
+    click.echo(f"alerting: {consumer.stats.summary()}", err=True)
+
+
+@click.command("decrypt")
+@click.option("--since", help="Earliest observation time, UTC ISO-8601 (inclusive).")
+@click.option("--until", help="Latest observation time, UTC ISO-8601 (exclusive).")
+@click.option("--subject", help="A subject pseudonym, as the anonymised topic has it.")
+@click.option("--device", help="A device label; its subject pseudonym is looked up.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File to write (mode 600); default: standard output.",
+)
+@pass_app
+def decrypt(
+    app: AppContext,
+    since: str | None,
+    until: str | None,
+    subject: str | None,
+    device: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Write anonymised readings with their unsealed values; every use is audited."""
+    from schemas.keyring import Keyring
+    from streams.decrypt import DecryptRequest, decrypt, parse_time
+
+    if subject and device:
+        raise click.UsageError("give --subject or --device, not both")
+    settings = app.settings
+    keyring = Keyring.from_settings(settings)
+    if device:
+        subject = keyring.pseudonymiser.pseudonym("device", device)
+    request = DecryptRequest(
+        since=parse_time(since, "--since") if since else None,
+        until=parse_time(until, "--until") if until else None,
+        subject=subject,
+        format="json" if fmt == "json" else "csv",
+        output=output,
+    )
+    outcome = asyncio.run(decrypt(settings, keyring, request))
+    click.echo(
+        f"decrypt: {outcome.records} records"
+        + (
+            f", {outcome.unseal_failures} could not be unsealed"
+            if outcome.unseal_failures
+            else ""
+        )
+        + f"; audited in {settings.alerting.audit_log}",
+        err=True,
+    )

@@ -1,0 +1,308 @@
+"""`vitalstream alert`: the authorised consumer that unseals and raises alerts.
+
+Built on aiokafka directly rather than Faust: each batch is handled in one
+Kafka transaction holding its alerts, dead letters, rule-state updates and
+the consumed offsets (see store.py for why), and that commit point must be
+explicit. Faust's agents commit on their own schedule and its exactly-once
+mode is per stream, not per "alerts + state + offsets" unit.
+
+Input is read with ``isolation_level=read_committed``, so records of an
+anonymiser transaction that aborted are never evaluated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+
+from schemas.keyring import Keyring
+from schemas.records import DeadLetter, parse_utc, payload_text, utc_iso
+from streams.alerting.engine import AlertEngine, AlertEvent
+from streams.alerting.errors import UnopenableRecordError
+from streams.alerting.opening import KeyringCheck, observation, open_record
+from streams.alerting.record import Alert, seal_alert
+from streams.alerting.rules import RuleConfig, rule_config
+from streams.alerting.sinks import Webhook, alert_line, operator_log, webhook_body
+from streams.alerting.store import (
+    encode_state,
+    ensure_state_topic,
+    load_states,
+    state_topic_name,
+)
+from vitalstream.config import Settings
+
+logger = logging.getLogger(__name__)
+
+_POLL_MS = 500
+_MAX_RECORDS = 500
+_STATS_EVERY_S = 30.0
+
+
+@dataclass
+class AlertingStats:
+    """Counters of one consumer run."""
+
+    records: int = 0
+    evaluated: int = 0
+    duplicates: int = 0
+    unseal_failures: int = 0
+    dead_letters: int = 0
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        by_kind = ", ".join(
+            f"{kind}/{severity}={n}"
+            for (kind, severity), n in sorted(self.alerts.items())
+        )
+        return (
+            f"records={self.records} evaluated={self.evaluated} "
+            f"duplicates={self.duplicates} unseal_failures={self.unseal_failures} "
+            f"dead_letters={self.dead_letters} alerts=[{by_kind}]"
+        )
+
+
+@dataclass
+class _Batch:
+    alerts: list[tuple[AlertEvent, Alert]] = field(default_factory=list)
+    dead: list[tuple[bytes | None, DeadLetter]] = field(default_factory=list)
+    touched: dict[str, int] = field(default_factory=dict)
+    offsets: dict[Any, int] = field(default_factory=dict)
+
+
+class AlertingConsumer:
+    """Reads the anonymised topic and writes alerts, per subject, exactly once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyring: Keyring,
+        *,
+        rules: RuleConfig | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from streams.alerting.clock import StreamClock
+
+        self.settings = settings
+        self.keyring = keyring
+        self.stats = AlertingStats()
+        self.engine = AlertEngine(rules or rule_config(settings.alerting))
+        self.keyring_check = KeyringCheck(
+            keyring, settings.alerting.keyring_check_records
+        )
+        self._clock = StreamClock(monotonic)
+        self._partition_of: dict[str, int] = {}
+        self._webhook: Webhook | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def run(
+        self, stop: asyncio.Event, *, idle_exit_s: float = 0.0
+    ) -> AlertingStats:
+        """Consume until ``stop`` is set (or ``idle_exit_s`` pass with no record)."""
+        settings = self.settings
+        alerting = settings.alerting
+        await ensure_state_topic(settings)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            client_id=f"{settings.kafka.client_id}-alerting",
+            # One stable id per instance: a restarted instance fences its
+            # killed predecessor and aborts its open transaction (KIP-98).
+            transactional_id=f"{alerting.group_id}-{alerting.instance_id}",
+            enable_idempotence=True,
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            client_id=f"{settings.kafka.client_id}-alerting",
+            group_id=alerting.group_id,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        if alerting.webhook_url:
+            self._webhook = Webhook(
+                alerting.webhook_url,
+                timeout_s=alerting.webhook_timeout_s,
+                attempts=alerting.webhook_attempts,
+            )
+            self._webhook.start()
+        await self._producer.start()
+        try:
+            self._consumer.subscribe(
+                [settings.topics.anonymised.name], listener=_StateOnRebalance(self)
+            )
+            await self._consumer.start()
+            logger.info(
+                "alerting started: group %s reads %s, writes %s (state in %s)",
+                alerting.group_id,
+                settings.topics.anonymised.name,
+                settings.topics.alerts.name,
+                state_topic_name(settings),
+            )
+            await self._loop(stop, idle_exit_s)
+        finally:
+            if self._consumer is not None:
+                await self._consumer.stop()
+            await self._producer.stop()
+            if self._webhook is not None:
+                await self._webhook.close()
+            logger.info("alerting stopped: %s", self.stats.summary())
+        return self.stats
+
+    async def _loop(self, stop: asyncio.Event, idle_exit_s: float) -> None:
+        assert self._consumer is not None
+        last_record = last_stats = time.monotonic()
+        while not stop.is_set():
+            fetched = await self._consumer.getmany(
+                timeout_ms=_POLL_MS, max_records=_MAX_RECORDS
+            )
+            batch = _Batch()
+            for tp, messages in fetched.items():
+                for message in messages:
+                    self._evaluate(message, batch)
+                if messages:
+                    batch.offsets[tp] = messages[-1].offset + 1
+            if self._clock.started:
+                for event in self.engine.silent_check(self._clock.now()):
+                    self._add_alert(event, batch)
+            if batch.offsets or batch.alerts or batch.touched:
+                await self._commit(batch)
+
+            now = time.monotonic()
+            if fetched:
+                last_record = now
+            elif idle_exit_s and now - last_record >= idle_exit_s:
+                logger.info("no records for %.0f s: stopping", idle_exit_s)
+                return
+            if now - last_stats >= _STATS_EVERY_S:
+                last_stats = now
+                logger.info("alerting: %s", self.stats.summary())
+
+    def _evaluate(self, message: Any, batch: _Batch) -> None:
+        self.stats.records += 1
+        try:
+            opened = open_record(message.value, self.keyring)
+        except UnopenableRecordError as exc:
+            self.keyring_check.failed(exc)
+            self.stats.unseal_failures += exc.unseal
+            self._dead_letter(message, exc.reason, batch)
+            return
+        self.keyring_check.opened()
+
+        kafka_time = datetime.fromtimestamp(message.timestamp / 1000, UTC)
+        obs = observation(opened, utc_iso(kafka_time))
+        try:
+            evaluation = self.engine.observe(obs)
+        except ValueError as exc:
+            self._dead_letter(message, f"cannot evaluate: {exc}", batch)
+            return
+        self.stats.evaluated += 1
+        self._clock.observe(parse_utc(obs.observed_at).timestamp())
+        if evaluation.duplicate:
+            self.stats.duplicates += 1
+            return
+        self._partition_of[obs.subject] = message.partition
+        batch.touched[obs.subject] = message.partition
+        for event in evaluation.events:
+            self._add_alert(event, batch)
+
+    def _add_alert(self, event: AlertEvent, batch: _Batch) -> None:
+        batch.alerts.append((event, seal_alert(event, self.keyring)))
+        partition = self._partition_of.get(event.subject)
+        if partition is not None:
+            batch.touched[event.subject] = partition
+
+    def _dead_letter(self, message: Any, reason: str, batch: _Batch) -> None:
+        origin = {
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+        }
+        logger.warning(
+            "dead letter from %s/%d offset %d: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+        )
+        batch.dead.append(
+            (
+                message.key,
+                DeadLetter("alerting", reason, origin, payload_text(message.value)),
+            )
+        )
+
+    async def _commit(self, batch: _Batch) -> None:
+        producer = self._producer
+        assert producer is not None
+        topics = self.settings.topics
+        state_topic = state_topic_name(self.settings)
+        async with producer.transaction():
+            sent = [
+                await producer.send(topics.alerts.name, alert.to_json(), key=alert.key)
+                for _, alert in batch.alerts
+            ]
+            sent += [
+                await producer.send(topics.deadletter.name, dead.to_json(), key=key)
+                for key, dead in batch.dead
+            ]
+            for subject, partition in batch.touched.items():
+                state = self.engine.state_of(subject)
+                if state is None:
+                    continue
+                sent.append(
+                    await producer.send(
+                        state_topic,
+                        encode_state(subject, state, self.keyring),
+                        key=subject.encode("utf-8"),
+                        partition=partition,
+                    )
+                )
+            await asyncio.gather(*sent)
+            if batch.offsets:
+                await producer.send_offsets_to_transaction(
+                    batch.offsets, self.settings.alerting.group_id
+                )
+        # Committed: only now may anyone be told.
+        self.stats.dead_letters += len(batch.dead)
+        for event, alert in batch.alerts:
+            self.stats.alerts[(alert.kind, alert.severity)] += 1
+            operator_log.warning("%s", alert_line(alert, event.details))
+            if self._webhook is not None:
+                self._webhook.submit(webhook_body(alert, event))
+
+    async def restore(self, partitions: list[int]) -> None:
+        """Load the rule state of newly assigned ``partitions``."""
+        states = await load_states(self.settings, self.keyring, partitions)
+        for subject, (partition, state) in states.items():
+            self.engine.restore(subject, state)
+            self._partition_of[subject] = partition
+            if state.last_seen is not None:
+                self._clock.observe(state.last_seen)
+
+    def release(self, partitions: set[int]) -> None:
+        """Forget the subjects of ``partitions`` (now another worker's)."""
+        for subject, partition in list(self._partition_of.items()):
+            if partition in partitions:
+                self.engine.forget(subject)
+                del self._partition_of[subject]
+
+
+class _StateOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: AlertingConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self._owner.release({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        partitions = sorted(tp.partition for tp in assigned)
+        logger.info("assigned partitions %s: restoring rule state", partitions)
+        await self._owner.restore(partitions)

@@ -1,0 +1,160 @@
+"""Turn anonymised-topic records into observations, with failures explained.
+
+The sealing layer raises one opaque :class:`UnsealError` whatever went wrong
+(SEALED-FORMAT.md). The key id is part of every token in the clear, though,
+so this side can still say the one thing an operator needs: whether the
+keyring holds the key the record was sealed with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.anonymised import AnonymisedReading
+from schemas.errors import RecordError, UnsealError
+from schemas.keyring import Keyring
+from schemas.records import READING_ATTRIBUTES
+from schemas.sealed import SealingContext
+from streams.alerting.engine import Observation
+from streams.alerting.errors import UnopenableRecordError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedReading:
+    """An anonymised record with its metric values in the clear."""
+
+    record: AnonymisedReading
+    values: dict[str, float | None]
+
+
+def token_key_id(token: str) -> str | None:
+    """The key id of a ``vs1.<key id>.<body>`` token, ``None`` if not that shape."""
+    parts = token.split(".")
+    return parts[1] if len(parts) == 3 and parts[1] else None
+
+
+def open_record(data: bytes | None, keyring: Keyring) -> OpenedReading:
+    """Decode and unseal one anonymised-topic value.
+
+    Raises :class:`UnopenableRecordError` with the reason for anything that does
+    not decode or unseal.
+    """
+    if data is None:
+        raise UnopenableRecordError("record has no value (a tombstone)")
+    try:
+        record = AnonymisedReading.from_json(data)
+    except RecordError as exc:
+        raise UnopenableRecordError(f"not an anonymised record: {exc}") from None
+
+    values: dict[str, float | None] = {}
+    for name, value in record.clear.items():
+        # Metrics a policy keeps in the clear count as measured values too.
+        if name in READING_ATTRIBUTES or isinstance(value, bool):
+            continue
+        if value is None or isinstance(value, (int, float)):
+            values[name] = None if value is None else float(value)
+
+    context = SealingContext(keyring, record.subject, record.observed_at)
+    for name, token in record.sealed.items():
+        if token is None:
+            values.setdefault(name, None)
+            continue
+        try:
+            values[name] = context.unseal(name, token)
+        except UnsealError:
+            raise _explain(name, token, keyring) from None
+    return OpenedReading(record, values)
+
+
+def observation(opened: OpenedReading, fallback_time: str) -> Observation:
+    """The engine's view of an opened record.
+
+    ``fallback_time`` stands in when the policy dropped ``observed_at``
+    (the Kafka record time, in UTC ISO-8601).
+    """
+    record = opened.record
+    channel = record.source.get("channel")
+    site = record.clear.get("temperature_site")
+    return Observation(
+        subject=record.subject,
+        observed_at=record.observed_at or fallback_time,
+        metrics=opened.values,
+        channel=None if channel is None else str(channel),
+        entry_id=record.source.get("entry_id"),
+        temperature_site=site if isinstance(site, str) else None,
+    )
+
+
+def _explain(field: str, token: str, keyring: Keyring) -> UnopenableRecordError:
+    key_id = token_key_id(token)
+    if key_id is not None and key_id not in keyring.key_ids:
+        return UnopenableRecordError(
+            f"cannot unseal {field}: sealed with key id {key_id!r}, which the "
+            f"keyring does not hold (it holds {', '.join(keyring.key_ids)})",
+            unseal=True,
+            unknown_key_id=key_id,
+        )
+    return UnopenableRecordError(
+        f"cannot unseal {field}: the token does not open with key id {key_id!r} "
+        "(tampered, copied from another record, or a different key under the "
+        "same id)",
+        unseal=True,
+    )
+
+
+class KeyringCheck:
+    """Says loudly when the keyring does not match the topic.
+
+    If the first ``records`` records all fail to unseal, the keyring is wrong
+    rather than a few records bad; this logs that once, as an error naming
+    the unknown key ids, instead of letting the consumer look like it reads
+    an empty topic.
+    """
+
+    def __init__(self, keyring: Keyring, records: int) -> None:
+        self._keyring = keyring
+        self._records = records
+        self._opened = 0
+        self._failed = 0
+        self._unknown: Counter[str] = Counter()
+        self.mismatch: str | None = None
+
+    def opened(self) -> None:
+        self._opened += 1
+
+    def failed(self, error: UnopenableRecordError) -> None:
+        if not error.unseal:
+            return
+        self._failed += 1
+        if error.unknown_key_id is not None:
+            self._unknown[error.unknown_key_id] += 1
+        if (
+            self.mismatch is None
+            and self._opened == 0
+            and self._failed >= (self._records)
+        ):
+            self.mismatch = self._describe()
+            logger.error("%s", self.mismatch)
+
+    def _describe(self) -> str:
+        held = ", ".join(self._keyring.key_ids)
+        if self._unknown:
+            ids = ", ".join(repr(k) for k, _ in self._unknown.most_common(5))
+            return (
+                f"keyring does not match the anonymised topic: key id {ids} "
+                f"unknown (keyring {self._keyring.path or '(in memory)'} holds "
+                f"{held}); the first {self._failed} records could not be unsealed"
+            )
+        return (
+            "keyring does not match the anonymised topic: the first "
+            f"{self._failed} records did not unseal with keys {held} "
+            "(same key ids, different keys?)"
+        )
+
+    def stats(self) -> dict[str, Any]:
+        return {"opened": self._opened, "failed": self._failed}

@@ -1,0 +1,243 @@
+"""`vitalstream decrypt`: controlled, audited decryption of the anonymised topic.
+
+Reads the anonymised topic from its start up to its end as it was when the
+command began (so it always finishes), keeps the records of a time range
+and/or a subject, and writes each with the unsealed values beside the
+anonymised ones (bands, sealed tokens), as the original system showed both.
+Every call, finished or failed, appends one JSON line to the audit log.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from schemas.keyring import Keyring
+from schemas.records import parse_utc, utc_iso
+from streams.alerting.errors import DecryptRequestError, UnopenableRecordError
+from streams.alerting.opening import open_record
+from streams.alerting.reader import read_to_end
+from vitalstream.config import Settings
+
+logger = logging.getLogger(__name__)
+
+Format = Literal["csv", "json"]
+_FIXED_COLUMNS = (
+    "partition",
+    "offset",
+    "subject",
+    "channel",
+    "entry_id",
+    "observed_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptRequest:
+    """What to decrypt; ``since`` inclusive, ``until`` exclusive (UTC)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    subject: str | None = None
+    format: Format = "csv"
+    output: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise DecryptRequestError(f"--{name} needs a time zone (use Z for UTC)")
+        if self.since and self.until and self.since >= self.until:
+            raise DecryptRequestError("--since must be before --until")
+
+    def wants(self, subject: str, observed_at: str | None) -> bool:
+        """Whether a record of ``subject`` observed at ``observed_at`` is asked for."""
+        if self.subject is not None and subject != self.subject:
+            return False
+        if self.since is None and self.until is None:
+            return True
+        if observed_at is None:
+            return False  # the policy dropped the time: it is in no range
+        moment = parse_utc(observed_at)
+        if self.since is not None and moment < self.since:
+            return False
+        return self.until is None or moment < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptOutcome:
+    records: int
+    unseal_failures: int
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """A UTC ISO-8601 time given on the command line (``Z`` or an offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DecryptRequestError(
+            f"{option}: {text!r} is not an ISO-8601 time such as 2021-07-19T19:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise DecryptRequestError(f"{option}: {text!r} has no time zone (add Z)")
+    return moment.astimezone(UTC)
+
+
+async def decrypt(
+    settings: Settings, keyring: Keyring, request: DecryptRequest
+) -> DecryptOutcome:
+    """Read, unseal and write the requested records; audit the call."""
+    outcome: DecryptOutcome | None = None
+    error: str | None = None
+    try:
+        rows = [row async for row in _rows(settings, keyring, request)]
+        _write(rows, request)
+        outcome = DecryptOutcome(
+            records=len(rows),
+            unseal_failures=sum(1 for row in rows if row["error"]),
+        )
+        return outcome
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        append_audit(settings, request, outcome, error)
+
+
+async def _rows(settings: Settings, keyring: Keyring, request: DecryptRequest) -> Any:
+    async for message in read_to_end(settings, settings.topics.anonymised.name):
+        row = _row(message, keyring, request)
+        if row is not None:
+            yield row
+
+
+def _row(
+    message: Any, keyring: Keyring, request: DecryptRequest
+) -> dict[str, Any] | None:
+    base = {"partition": message.partition, "offset": message.offset}
+    try:
+        opened = open_record(message.value, keyring)
+    except UnopenableRecordError as exc:
+        if request.subject is not None or request.since or request.until:
+            # Without an opened record neither subject nor time is known
+            # for sure; keep the row only when the whole topic was asked.
+            logger.warning("offset %d not decrypted: %s", message.offset, exc.reason)
+            return None
+        return {**base, "error": exc.reason}
+    record = opened.record
+    if not request.wants(record.subject, record.observed_at):
+        return None
+    return {
+        **base,
+        "subject": record.subject,
+        "channel": record.source.get("channel"),
+        "entry_id": record.source.get("entry_id"),
+        "observed_at": record.observed_at,
+        "clear": record.clear,
+        "bands": record.bands,
+        "sealed": record.sealed,
+        "values": opened.values,
+        "error": None,
+    }
+
+
+def _write(rows: list[dict[str, Any]], request: DecryptRequest) -> None:
+    text = _json(rows) if request.format == "json" else _csv(rows)
+    if request.output is None:
+        import sys
+
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    request.output.parent.mkdir(parents=True, exist_ok=True)
+    # Plaintext vitals: readable by the operator only.
+    fd = os.open(request.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    metrics = _union(row.get("values", {}) for row in rows)
+    metrics |= _union(row.get("bands", {}) for row in rows)
+    clear_names = _union(row.get("clear", {}) for row in rows) - metrics
+    columns = list(_FIXED_COLUMNS)
+    for name in sorted(metrics):
+        columns += [name, f"{name}.band", f"{name}.sealed"]
+    columns += [f"clear.{name}" for name in sorted(clear_names)]
+    columns.append("error")
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        flat = {name: row.get(name) for name in _FIXED_COLUMNS}
+        for name in metrics:
+            flat[name] = row.get("values", {}).get(name)
+            flat[f"{name}.band"] = row.get("bands", {}).get(name)
+            flat[f"{name}.sealed"] = row.get("sealed", {}).get(name)
+        for name in clear_names:
+            flat[f"clear.{name}"] = row.get("clear", {}).get(name)
+        flat["error"] = row.get("error")
+        writer.writerow(flat)
+    return buffer.getvalue()
+
+
+def _union(mappings: Iterable[dict[str, Any]]) -> set[str]:
+    names: set[str] = set()
+    for mapping in mappings:
+        names.update(mapping)
+    return names
+
+
+def operator_name(settings: Settings) -> str:
+    """Who is decrypting: ``alerting.operator``, else the OS user."""
+    if settings.alerting.operator:
+        return settings.alerting.operator
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def append_audit(
+    settings: Settings,
+    request: DecryptRequest,
+    outcome: DecryptOutcome | None,
+    error: str | None,
+) -> None:
+    """Append one JSON line describing a decrypt call to the audit log."""
+    entry = {
+        "at": utc_iso(datetime.now(UTC)),
+        "operator": operator_name(settings),
+        "action": "decrypt",
+        "topic": settings.topics.anonymised.name,
+        "since": utc_iso(request.since) if request.since else None,
+        "until": utc_iso(request.until) if request.until else None,
+        "subject": request.subject,
+        "format": request.format,
+        "output": str(request.output) if request.output else "-",
+        "records": outcome.records if outcome else None,
+        "unseal_failures": outcome.unseal_failures if outcome else None,
+        "outcome": "ok" if error is None else f"failed: {error}",
+    }
+    path = settings.alerting.audit_log
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as handle:
+        handle.write(orjson.dumps(entry) + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
