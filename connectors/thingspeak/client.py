@@ -92,6 +92,11 @@ class ThingSpeakClient:
     ) -> None:
         self._settings = settings
         self._retry = retry or RetryPolicy()
+        self._backoff = wait_exponential_jitter(
+            multiplier=self._retry.initial_s,
+            max=self._retry.max_wait_s,
+            jitter=self._retry.initial_s,
+        )
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
@@ -173,11 +178,7 @@ class ThingSpeakClient:
         return _decode(channel, path, response, key)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(
-            initial=self._retry.initial_s,
-            max=self._retry.max_wait_s,
-            jitter=self._retry.initial_s,
-        )(state)
+        backoff = self._backoff(state)
         failure = state.outcome.exception() if state.outcome else None
         after = getattr(failure, "retry_after", None)
         if isinstance(after, float):

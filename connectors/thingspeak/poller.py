@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,24 +129,30 @@ class ChannelPoller:
         cursor = ChannelCursor(
             self.channel.id, batch.entries[-1].entry_id, self._cursor_time(batch)
         )
-        await self._sink.submit(
-            ChannelBatch(
-                device=self.channel.device_label,
-                records=records,
-                entry_ids=[e.entry_id for e in batch.entries],
-                cursor=cursor,
-            )
+        produced = ChannelBatch(
+            device=self.channel.device_label,
+            records=records,
+            entry_ids=[e.entry_id for e in batch.entries],
+            cursor=cursor,
         )
-        self.cursor = cursor
-        self.tally.last_entry_id = cursor.entry_id
-        dead = sum(isinstance(r, DeadLetter) for r in records)
+        # Counted when Kafka commits, even if this poller is cancelled while
+        # waiting (a stop lets the transaction in flight finish).
+        produced.done.add_done_callback(lambda done: self._committed(done, produced))
+        await self._sink.submit(produced)
+
+    def _committed(self, done: asyncio.Future[None], batch: ChannelBatch) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        self.cursor = batch.cursor
+        self.tally.last_entry_id = batch.cursor.entry_id
+        dead = sum(isinstance(r, DeadLetter) for r in batch.records)
         self.tally.dead_lettered += dead
-        self.tally.produced += len(records) - dead
+        self.tally.produced += len(batch.records) - dead
         logger.debug(
             "channel %s: committed %d record(s) up to entry %d",
             self.channel.id,
-            len(records),
-            cursor.entry_id,
+            len(batch.records),
+            batch.cursor.entry_id,
         )
 
     def _field_map(self, entries: list[FeedEntry]) -> FieldMap:

@@ -33,7 +33,8 @@ class MemoryFeed:
         self, start: datetime, end: datetime | None, results: int
     ) -> FeedPage:
         assert 1 <= results <= MAX_RESULTS
-        assert start.microsecond == 0 and (end is None or end.microsecond == 0)
+        assert start.microsecond == 0
+        assert end is None or end.microsecond == 0
         self.reads.append((start, end, results))
         chosen = [
             FeedEntry(n + 1, t, {"entry_id": n + 1})
@@ -85,7 +86,8 @@ async def test_caught_up_channel_yields_one_empty_batch() -> None:
     walker = FeedWalker(1, feed.fetch)
     batches = [b async for b in walker.batches(BASE + timedelta(seconds=5), 2)]
     assert len(batches) == 1
-    assert batches[0].entries == [] and batches[0].caught_up
+    assert batches[0].entries == []
+    assert batches[0].caught_up
 
 
 async def test_a_crowded_second_is_read_with_the_largest_page() -> None:

@@ -150,7 +150,8 @@ def test_dead_letter_names_the_first_bad_field_and_lists_all() -> None:
     letter = to_reading(entry(field1="x", field2="y"), FIELDS, CHANNEL)
     assert isinstance(letter, DeadLetter)
     assert letter.origin["field"] == "field1"
-    assert "field1" in letter.reason and "field2" in letter.reason
+    assert "field1" in letter.reason
+    assert "field2" in letter.reason
 
 
 def test_entry_with_a_bad_time_is_a_dead_letter() -> None:
@@ -211,7 +212,8 @@ def test_recorded_csv_first_and_last_rows() -> None:
     export = read_csv_feed((RECORDED_CHANNEL / "feeds.csv").read_text(), 1448708)
     first = to_reading(export.entries[0], FIELDS, CHANNEL)
     last = to_reading(export.entries[-1], FIELDS, CHANNEL)
-    assert isinstance(first, Reading) and isinstance(last, Reading)
+    assert isinstance(first, Reading)
+    assert isinstance(last, Reading)
     assert first.observed_at == "2021-07-19T18:53:53Z"
     assert first.metrics == {"heart_rate": 0.0, "spo2": None, "body_temp": None}
     assert last.observed_at == "2021-07-19T19:41:04Z"
