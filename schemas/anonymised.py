@@ -8,6 +8,7 @@ The record's shape and version are documented in RECORDS.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ import orjson
 from schemas.bands import truncate_time
 from schemas.errors import PolicyError, RecordError
 from schemas.keyring import Keyring
-from schemas.policy import ATTRIBUTE_CHOICES, FieldPolicy
+from schemas.policy import FieldPolicy
 from schemas.records import Reading, _expect_schema, _load_object, parse_utc
 from schemas.sealed import SealingContext
 
@@ -35,7 +36,9 @@ _FIELDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays a setattr call per field, and this is
+# built once per record on the anonymiser's hot path. Treat it as immutable.
+@dataclass(slots=True)
 class AnonymisedReading:
     """A reading as the anonymised topic carries it: no identity, no sealed value.
 
@@ -110,35 +113,42 @@ def anonymise(
 ) -> AnonymisedReading:
     """Apply ``policy`` to ``reading``: pseudonyms, bands and sealed values.
 
-    Raises :class:`PolicyError` when the policy cannot be applied (a metric
-    named like a reading attribute).
+    Raises :class:`PolicyError` when the policy cannot be applied to this
+    reading (a metric that is not a finite number, a time it cannot cut).
     """
+    try:
+        return _anonymise(reading, policy, keyring)
+    except _CannotApplyError as exc:
+        raise PolicyError(exc.field, exc.found, exc.allowed) from None
+
+
+def _anonymise(
+    reading: Reading, policy: FieldPolicy, keyring: Keyring
+) -> AnonymisedReading:
     names = keyring.pseudonymiser
-    action = policy.attribute_action
+    plan = policy.attributes
     subject = names.pseudonym("device", reading.device)
     pseudonyms: dict[str, str] = {}
     clear: dict[str, Any] = {}
 
-    channel_action = action("channel")
     channel: str | int | None = None
-    if channel_action == "pseudonymise":
+    if plan.channel == "pseudonymise":
         channel = names.pseudonym("channel", str(reading.channel))
-    elif channel_action == "keep":
+    elif plan.channel == "keep":
         channel = reading.channel
 
-    observed_at = _time(
-        reading.observed_at, action("observed_at"), policy, "observed_at"
-    )
-    ingested_at = _time(
-        reading.ingested_at, action("ingested_at"), policy, "ingested_at"
-    )
-    if ingested_at is not None:
-        clear["ingested_at"] = ingested_at
-
-    site_action = action("temperature_site")
-    if site_action == "keep":
+    observed_at: str | None = reading.observed_at
+    if plan.observed_at != "keep":
+        observed_at = _cut("observed_at", reading.observed_at, plan.observed_unit)
+    if plan.ingested_at == "keep":
+        clear["ingested_at"] = reading.ingested_at
+    elif plan.ingested_unit is not None:
+        clear["ingested_at"] = _cut(
+            "ingested_at", reading.ingested_at, plan.ingested_unit
+        )
+    if plan.temperature_site == "keep":
         clear["temperature_site"] = reading.temperature_site
-    elif site_action == "pseudonymise":
+    elif plan.temperature_site == "pseudonymise":
         pseudonyms["temperature_site"] = names.pseudonym(
             "temperature_site", reading.temperature_site
         )
@@ -148,26 +158,24 @@ def anonymise(
     bands: dict[str, str | None] = {}
     plan_of = policy.metric_plan
     for name, value in reading.metrics.items():
-        if name in ATTRIBUTE_CHOICES:
-            raise PolicyError(
-                name, "a metric named like a reading attribute", "another metric name"
-            )
-        plan = plan_of(name)
-        if plan.seal:
+        metric = plan_of(name)
+        if value is not None and not isfinite(value):
+            raise _CannotApplyError(name, repr(value), "a finite number or null")
+        if metric.seal:
             sealed[name] = None if value is None else context.seal(name, value)
-        if plan.keep:
+        if metric.keep:
             clear[name] = value
-        if plan.band is not None:
-            bands[name] = None if value is None else plan.band.label(value)
+        if metric.band is not None:
+            bands[name] = None if value is None else metric.band.label(value)
 
     return AnonymisedReading(
-        subject=subject,
-        source={"channel": channel, "entry_id": reading.entry_id},
-        observed_at=observed_at,
-        clear=clear,
-        bands=bands,
-        sealed=sealed,
-        pseudonyms=pseudonyms,
+        subject,
+        {"channel": channel, "entry_id": reading.entry_id},
+        observed_at,
+        clear,
+        bands,
+        sealed,
+        pseudonyms,
     )
 
 
@@ -182,14 +190,19 @@ def unseal_reading(
     }
 
 
-def _time(text: str, action: str, policy: FieldPolicy, name: str) -> str | None:
-    if action == "keep":
-        return text
-    if action == "drop":
+class _CannotApplyError(Exception):
+    def __init__(self, field: str, found: str, allowed: str) -> None:
+        self.field, self.found, self.allowed = field, found, allowed
+
+
+def _cut(name: str, text: str, unit: str | None) -> str | None:
+    # unit None: the policy drops the time.
+    if unit is None:
         return None
-    unit = policy.rules[name].truncate
-    assert unit is not None  # FieldPolicy refuses generalise without truncate
-    return truncate_time(text, unit)
+    try:
+        return truncate_time(text, unit)
+    except ValueError:
+        raise _CannotApplyError(name, repr(text), "a UTC ISO-8601 time") from None
 
 
 def _check_time(name: str, value: object) -> None:

@@ -170,7 +170,9 @@ class Keyring:
         """
         path = Path(path)
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # A symlink is followed (secret mounts are links); the mode check
+            # below is on the file it reaches, through the same descriptor.
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             raise KeyringError(
                 f"no keyring at {path}; create one with `vitalstream keys generate`"

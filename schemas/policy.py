@@ -17,21 +17,15 @@ from typing import Any, NamedTuple
 
 from schemas.bands import TIME_UNITS, Band
 from schemas.errors import PolicyError
+from schemas.metrics import DEFAULT_ALIASES, METRICS
 from schemas.records import READING_ATTRIBUTES
 
 POLICY_VERSION = 1
 ACTIONS = ("encrypt", "pseudonymise", "generalise", "keep", "drop")
 
-# The metric names the connector's alias table produces, and the ones the
-# alerting rules score (NEWS2 parameters). Channels may carry others.
-CANONICAL_METRICS = (
-    "heart_rate",
-    "spo2",
-    "body_temp",
-    "respiration_rate",
-    "systolic_bp",
-    "diastolic_bp",
-)
+# The metric names the connector's alias table produces (schemas.metrics).
+# Channels may carry others, under names of their own.
+CANONICAL_METRICS = tuple(METRICS)
 
 # The combinations each reading attribute accepts. The device is always
 # pseudonymised: it becomes the subject, the record's key.
@@ -99,10 +93,21 @@ class MetricPlan(NamedTuple):
 SEAL_PLAN = MetricPlan(seal=True, keep=False, band=None)
 
 
+class AttributePlan(NamedTuple):
+    """The action on each reading attribute, and the units times are cut to."""
+
+    channel: str
+    observed_at: str
+    observed_unit: str | None
+    ingested_at: str
+    ingested_unit: str | None
+    temperature_site: str
+
+
 class FieldPolicy:
     """Rules by field name; a metric no rule names is sealed."""
 
-    __slots__ = ("_actions", "_plans", "_rules", "source")
+    __slots__ = ("_actions", "_plans", "_rules", "attributes", "source")
 
     def __init__(self, rules: Iterable[FieldRule], *, source: str | None = None):
         self.source = source
@@ -117,6 +122,14 @@ class FieldPolicy:
         self._actions = {
             name: next(iter(checked[name].actions)) for name in ATTRIBUTE_CHOICES
         }
+        self.attributes = AttributePlan(
+            channel=self._actions["channel"],
+            observed_at=self._actions["observed_at"],
+            observed_unit=checked["observed_at"].truncate,
+            ingested_at=self._actions["ingested_at"],
+            ingested_unit=checked["ingested_at"].truncate,
+            temperature_site=self._actions["temperature_site"],
+        )
         self._plans = {
             name: MetricPlan(
                 seal="encrypt" in rule.actions,
@@ -222,6 +235,7 @@ class FieldPolicy:
 def known_fields(settings: Any) -> frozenset[str]:
     """Fields the configured channels can carry: attributes, metrics, aliases."""
     names = set(READING_ATTRIBUTES) | set(CANONICAL_METRICS)
+    names.update(DEFAULT_ALIASES.values())
     for channel in settings.channels:
         names.update(channel.fields.values())
     names.update(settings.connector.aliases.values())

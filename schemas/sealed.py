@@ -9,10 +9,9 @@ record or field does not open. SEALED-FORMAT.md is the full specification
 
 from __future__ import annotations
 
-import base64
+import binascii
 import math
 import os
-import re
 import struct
 
 from cryptography.exceptions import InvalidTag
@@ -29,10 +28,17 @@ BODY_CHARS = 48  # base64url of 12 + 8 + 16 = 36 bytes, which needs no padding
 
 _DOUBLE = struct.Struct(">d")
 _LENGTH = struct.Struct(">H")
-_BODY = re.compile(r"[A-Za-z0-9_-]{48}")
 _VERSION_ITEM = _LENGTH.pack(len(FORMAT_VERSION)) + FORMAT_VERSION.encode("ascii")
 _NO_TIME = b"\x00"
 _HAS_TIME = b"\x01"
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+# base64url to base64 for the strict decoder; "+", "/" and "=" become "!",
+# which it refuses, so only the canonical unpadded base64url form decodes.
+_FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
+_ITEMS: dict[str, bytes] = {}
+_ITEMS_LIMIT = 100_000
+_NONCES_PER_BATCH = 256
+_NONCES: list[bytes] = []
 
 
 def seal(
@@ -72,19 +78,29 @@ class SealingContext:
     built once here; per field only the field name is appended.
     """
 
-    __slots__ = ("_keyring", "_primary_prefix", "_subject_item", "_time_item")
+    __slots__ = ("_context", "_keyring", "_observed_at", "_primary", "_subject")
 
     def __init__(self, keyring: Keyring, subject: str, observed_at: str | None) -> None:
+        # Encoded on first use: a record whose metrics are all null seals nothing.
         self._keyring = keyring
-        self._subject_item = _item(subject)
-        self._time_item = (
-            _NO_TIME if observed_at is None else _HAS_TIME + _item(observed_at)
-        )
-        self._primary_prefix: tuple[str, AESGCM, bytes] | None = None
+        self._subject = subject
+        self._observed_at = observed_at
+        self._context: bytes | None = None
+        self._primary: tuple[str, AESGCM, bytes] | None = None
+
+    def _context_items(self) -> bytes:
+        # Subject then time: the items every field of the record shares.
+        context = self._context
+        if context is None:
+            time = self._observed_at
+            context = self._context = _item(self._subject) + (
+                _NO_TIME if time is None else _HAS_TIME + _new_item(time)
+            )
+        return context
 
     def seal(self, field: str, value: float) -> str:
         """The token of ``value`` for ``field``, under the primary key."""
-        return self._seal(field, value, os.urandom(NONCE_BYTES))
+        return self._seal(field, value, _fresh_nonce())
 
     def unseal(self, field: str, token: str) -> float:
         """The value sealed in ``token`` for ``field``; :class:`UnsealError` else."""
@@ -93,13 +109,17 @@ class SealingContext:
         except (ValueError, AttributeError):
             raise UnsealError(field) from None
         aead = self._keyring.aead(key_id)
-        if version != FORMAT_VERSION or aead is None or not _BODY.fullmatch(body):
+        if version != FORMAT_VERSION or aead is None or len(body) != BODY_CHARS:
             raise UnsealError(field)
-        raw = base64.urlsafe_b64decode(body)
         try:
-            plain = aead.decrypt(
-                raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(key_id, field)
+            raw = binascii.a2b_base64(
+                body.encode("ascii").translate(_FROM_URLSAFE), strict_mode=True
             )
+        except (UnicodeEncodeError, binascii.Error):
+            raise UnsealError(field) from None
+        aad = _VERSION_ITEM + _item(key_id) + self._context_items() + _item(field)
+        try:
+            plain = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
         except InvalidTag:
             raise UnsealError(field) from None
         value: float = _DOUBLE.unpack(plain)[0]
@@ -111,45 +131,67 @@ class SealingContext:
     def _seal(self, field: str, value: float, nonce: bytes) -> str:
         if not math.isfinite(value):
             raise ValueError(f"{field}: only finite numbers can be sealed")
-        prefix = self._primary_prefix
-        if prefix is None:
+        primary = self._primary
+        if primary is None:
             key_id = self._keyring.primary_id
             aead = self._keyring.aead(key_id)
-            assert aead is not None  # the keyring holds its primary key
-            header = _item(key_id) + self._subject_item + self._time_item
-            prefix = self._primary_prefix = (
+            assert aead is not None  # a keyring holds its primary key
+            primary = self._primary = (
                 f"{FORMAT_VERSION}.{key_id}.",
                 aead,
-                _VERSION_ITEM + header,
+                _VERSION_ITEM + _item(key_id) + self._context_items(),
             )
-        text_prefix, aead, aad_prefix = prefix
+        text_prefix, aead, aad_prefix = primary
         sealed = aead.encrypt(nonce, _DOUBLE.pack(value), aad_prefix + _item(field))
-        return text_prefix + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-
-    def _aad(self, key_id: str, field: str) -> bytes:
-        return (
-            _VERSION_ITEM
-            + _item(key_id)
-            + self._subject_item
-            + self._time_item
-            + _item(field)
-        )
+        body = binascii.b2a_base64(nonce + sealed, newline=False)
+        return text_prefix + body.translate(_TO_URLSAFE).decode("ascii")
 
 
 def associated_data(
     key_id: str, *, subject: str, field: str, observed_at: str | None
 ) -> bytes:
     """The associated data of a token, as SEALED-FORMAT.md lays it out."""
-    time_item = _NO_TIME if observed_at is None else _HAS_TIME + _item(observed_at)
+    time_item = _NO_TIME if observed_at is None else _HAS_TIME + _new_item(observed_at)
     return _VERSION_ITEM + _item(key_id) + _item(subject) + time_item + _item(field)
 
 
-def _item(text: str) -> bytes:
+def _new_item(text: str) -> bytes:
     # Length-prefixed UTF-8: no separator a value could contain or forge.
     data = text.encode("utf-8")
     if len(data) > 0xFFFF:
         raise ValueError("a sealing context item is longer than 65535 bytes")
     return _LENGTH.pack(len(data)) + data
+
+
+def _item(text: str) -> bytes:
+    # Key ids, subjects and field names repeat on every record: encode once.
+    item = _ITEMS.get(text)
+    if item is None:
+        if len(_ITEMS) >= _ITEMS_LIMIT:
+            _ITEMS.clear()
+        item = _ITEMS[text] = _new_item(text)
+    return item
+
+
+def _fresh_nonce() -> bytes:
+    # Nonces come from os.urandom in batches, one system call per 256 values
+    # instead of one each. list.pop is atomic, so threads never share one;
+    # a forked child throws its copy of the pool away (below).
+    try:
+        return _NONCES.pop()
+    except IndexError:
+        batch = os.urandom(NONCE_BYTES * _NONCES_PER_BATCH)
+        _NONCES.extend(
+            batch[i : i + NONCE_BYTES] for i in range(0, len(batch), NONCE_BYTES)
+        )
+        return _NONCES.pop()
+
+
+def _discard_nonces() -> None:
+    _NONCES.clear()
+
+
+os.register_at_fork(after_in_child=_discard_nonces)
 
 
 def _seal_with_nonce(
