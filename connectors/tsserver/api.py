@@ -10,7 +10,9 @@ Behaviour follows the hosted API and its open-source ancestor
 - ``start`` and ``end`` (``YYYY-MM-DD HH:NN:SS``, UTC) are inclusive;
   ``days``/``minutes`` select the last N days/minutes before now.
 - a private channel read with no key or a wrong one answers HTTP 400 and the
-  JSON body ``-1``; a missing entry answers 200 and ``-1``.
+  JSON body ``-1``; a missing entry answers 200 and ``-1``. The key is read
+  from a ``THINGSPEAKAPIKEY`` header (the HTTP layer passes it as
+  ``api_key``), else from the ``key``, ``api_key`` or ``apikey`` parameter.
 - this server's own choices: an unknown channel answers 404 and ``-1``; a
   ``start``/``end`` it cannot read answers 400 and ``-1``.
 """
@@ -48,9 +50,10 @@ def read_feed(
     params: Mapping[str, str],
     *,
     field: int | None = None,
+    api_key: str | None = None,
 ) -> Answer:
     """``/channels/{id}/feeds.json``, or ``/fields/{field}.json`` when given."""
-    channel, refused = _open(store, channel_id, params)
+    channel, refused = _open(store, channel_id, params, api_key)
     if channel is None:
         return refused
     now = store.clock()
@@ -81,10 +84,15 @@ def read_feed(
 
 
 def read_entry(
-    store: ChannelStore, channel_id: int, entry: str, params: Mapping[str, str]
+    store: ChannelStore,
+    channel_id: int,
+    entry: str,
+    params: Mapping[str, str],
+    *,
+    api_key: str | None = None,
 ) -> Answer:
     """``/channels/{id}/feeds/{entry}.json``: ``last`` or an ``entry_id``."""
-    channel, refused = _open(store, channel_id, params)
+    channel, refused = _open(store, channel_id, params, api_key)
     if channel is None:
         return refused
     visible = store.visible(channel)
@@ -105,13 +113,19 @@ def read_entry(
 
 
 def _open(
-    store: ChannelStore, channel_id: int, params: Mapping[str, str]
+    store: ChannelStore,
+    channel_id: int,
+    params: Mapping[str, str],
+    api_key: str | None,
 ) -> tuple[Channel | None, Answer]:
     channel = store.get(channel_id)
     if channel is None:
         return None, Answer(404, NO_ACCESS)
     if channel.read_key is not None:
-        given = params.get("api_key", "")
+        given = api_key
+        for name in ("key", "api_key", "apikey"):
+            given = given or params.get(name)
+        given = (given or "").strip()
         if not hmac.compare_digest(given.encode(), channel.read_key.encode()):
             return None, Answer(400, NO_ACCESS)
     return channel, Answer(200, b"")

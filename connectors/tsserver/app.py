@@ -54,6 +54,15 @@ def _json(answer: Answer) -> web.Response:
     )
 
 
+def _header_key(request: web.Request) -> str | None:
+    # The API takes the key from any header whose name holds THINGSPEAKAPIKEY
+    # (X-THINGSPEAKAPIKEY included), before the query parameters.
+    for name, value in request.headers.items():
+        if "THINGSPEAKAPIKEY" in name.upper():
+            return value
+    return None
+
+
 def _channel_id(request: web.Request) -> int | None:
     text = request.match_info.get("channel", "")
     return int(text) if text.isdigit() else None
@@ -63,7 +72,9 @@ async def _feeds(request: web.Request) -> web.Response:
     channel_id = _channel_id(request)
     if channel_id is None:
         return _json(Answer(404, NO_ACCESS))
-    return _json(read_feed(request.app[STORE], channel_id, request.query))
+    store = request.app[STORE]
+    key = _header_key(request)
+    return _json(read_feed(store, channel_id, request.query, api_key=key))
 
 
 async def _entry(request: web.Request) -> web.Response:
@@ -71,7 +82,10 @@ async def _entry(request: web.Request) -> web.Response:
     if channel_id is None:
         return _json(Answer(404, NO_ACCESS))
     entry = request.match_info["entry"]
-    return _json(read_entry(request.app[STORE], channel_id, entry, request.query))
+    key = _header_key(request)
+    return _json(
+        read_entry(request.app[STORE], channel_id, entry, request.query, api_key=key)
+    )
 
 
 async def _field(request: web.Request) -> web.Response:
@@ -80,7 +94,10 @@ async def _field(request: web.Request) -> web.Response:
     if channel_id is None or field not in {str(n) for n in range(1, 9)}:
         return _json(Answer(404, NO_ACCESS))
     store = request.app[STORE]
-    return _json(read_feed(store, channel_id, request.query, field=int(field)))
+    key = _header_key(request)
+    return _json(
+        read_feed(store, channel_id, request.query, field=int(field), api_key=key)
+    )
 
 
 async def _status(request: web.Request) -> web.Response:

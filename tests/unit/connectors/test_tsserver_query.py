@@ -166,3 +166,22 @@ async def test_private_channel_with_its_key_answers(
 
     assert answer.status_code == 200
     assert answer.json()["channel"]["last_entry_id"] == 149
+
+
+@pytest.mark.parametrize(
+    ("headers", "params"),
+    [
+        ({"THINGSPEAKAPIKEY": "K3YK3YK3YK3YK3YK"}, {}),
+        ({"X-THINGSPEAKAPIKEY": "K3YK3YK3YK3YK3YK"}, {}),
+        ({}, {"key": "K3YK3YK3YK3YK3YK"}),
+        ({}, {"apikey": " K3YK3YK3YK3YK3YK "}),
+    ],
+)
+async def test_the_key_may_come_in_a_header_or_another_parameter(
+    private_client: httpx.AsyncClient, headers: dict[str, str], params: dict[str, str]
+) -> None:
+    answer = await private_client.get(
+        "/channels/1448708/feeds/last.json", headers=headers, params=params
+    )
+
+    assert answer.json()["entry_id"] == 149
