@@ -16,9 +16,14 @@ from connectors.tsserver.errors import (
     TsServerError,
 )
 from connectors.tsserver.faults import FaultPlan, FaultRule
-from connectors.tsserver.fleet import FleetConfig, SimulatedChannel, build_fleet
+from connectors.tsserver.fleet import (
+    FleetConfig,
+    SimulatedChannel,
+    build_fleet,
+    fleet_channel_ids,
+)
 from connectors.tsserver.keys import key_variable, make_private, write_keys_file
-from connectors.tsserver.recorded import load_recordings
+from connectors.tsserver.recorded import channel_ids_in, load_recordings
 from connectors.tsserver.runner import (
     RunningServer,
     ServerProcess,
@@ -53,6 +58,8 @@ __all__ = [
     "build_app",
     "build_fleet",
     "build_store",
+    "channel_ids_in",
+    "fleet_channel_ids",
     "key_variable",
     "load_recordings",
     "make_private",

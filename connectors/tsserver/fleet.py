@@ -169,13 +169,18 @@ class SimulatedChannel(Channel):
             column.append(written.get(metric, math.nan))
 
 
+def fleet_channel_ids(size: int, base_channel_id: int = 900_001) -> list[int]:
+    """The channel ids of a fleet of ``size`` wearables."""
+    return list(range(base_channel_id, base_channel_id + size))
+
+
 def build_fleet(
     config: FleetConfig, *, endless: bool = False
 ) -> list[SimulatedChannel]:
     """``config.size`` simulated channels with ids from ``config.base_channel_id``."""
     return [
-        SimulatedChannel(config.base_channel_id + n, config, endless=endless)
-        for n in range(config.size)
+        SimulatedChannel(channel_id, config, endless=endless)
+        for channel_id in fleet_channel_ids(config.size, config.base_channel_id)
     ]
 
 

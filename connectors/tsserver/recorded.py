@@ -95,6 +95,11 @@ def load_recordings(
     return channels
 
 
+def channel_ids_in(path: Path, *, channel_id: int | None = None) -> list[int]:
+    """The ids of the channels recorded under ``path``, ascending."""
+    return [channel.id for channel in load_recordings(path, channel_id=channel_id)]
+
+
 def _recorded_files(folder: Path) -> Iterable[Path]:
     for file in folder.rglob("*"):
         name = file.name.lower()

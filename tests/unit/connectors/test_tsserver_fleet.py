@@ -14,6 +14,7 @@ from connectors.tsserver import (
     SimulatedChannel,
     build_fleet,
     build_store,
+    fleet_channel_ids,
     read_entry,
     read_feed,
 )
@@ -57,6 +58,7 @@ def test_channel_ids_and_field_names(fleet: list[SimulatedChannel]) -> None:
     }
 
     assert [c.id for c in fleet] == list(range(900_001, 900_061))
+    assert fleet_channel_ids(60) == [c.id for c in fleet]
     assert heart_names == set(FIELD_NAMES["heart_rate"])
     assert any(c.metrics[0] != "heart_rate" for c in fleet)
     assert any("battery" in c.metrics for c in fleet)

@@ -12,6 +12,7 @@ import pytest
 from connectors.tsserver import (
     ChannelStore,
     RecordingError,
+    channel_ids_in,
     load_recordings,
     serve_in_process,
 )
@@ -98,6 +99,7 @@ def test_folder_merges_csv_and_json_of_one_channel() -> None:
     [channel] = load_recordings(RECORDED_CHANNEL.parent)
 
     assert (channel.id, channel.size) == (CHANNEL, 149)
+    assert channel_ids_in(RECORDED_CHANNEL.parent) == [CHANNEL]
     assert channel.channel_object()["field2"] == "Blood Oxygen"
 
 
