@@ -41,7 +41,10 @@ class ChannelTally:
             f"channel {self.channel}: {self.produced} produced, "
             f"{self.dead_lettered} dead-lettered, {self.errors} errors, {at}"
         )
-        return text + (f" (last error: {self.last_error})" if self.last_error else "")
+        if self.last_error:
+            error = self.last_error.removeprefix(f"channel {self.channel}: ")
+            text += f" (last error: {error})"
+        return text
 
 
 class ChannelPoller:
