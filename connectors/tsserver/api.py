@@ -79,7 +79,7 @@ def read_feed(
         for position in positions:
             entry[keys[position]] = values[position]
         feeds.append(entry)
-    meta = _channel_object(store, channel, visible)
+    meta = _channel_object(channel, visible)
     return Answer(200, orjson.dumps({"channel": meta, "feeds": feeds}))
 
 
