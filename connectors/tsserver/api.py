@@ -151,9 +151,7 @@ def _selection(
     return limit, start, end
 
 
-def _channel_object(
-    store: ChannelStore, channel: Channel, visible: int
-) -> dict[str, Any]:
+def _channel_object(channel: Channel, visible: int) -> dict[str, Any]:
     meta = channel.channel_object()
     meta["last_entry_id"] = channel.entry_id(visible - 1) if visible else None
     return meta
