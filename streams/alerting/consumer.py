@@ -98,6 +98,13 @@ class AlertingConsumer:
             keyring, settings.alerting.keyring_check_records
         )
         self._clock = StreamClock(monotonic)
+        # Rebalance callbacks run in aiokafka's coordinator task, concurrently
+        # with the loop: the lock keeps a restore or release from landing in
+        # the middle of a batch, and the generation tells the loop to drop a
+        # batch fetched before the assignment changed (it is fetched again
+        # from the committed offsets).
+        self._lock = asyncio.Lock()
+        self._generation = 0
         self._partition_of: dict[str, int] = {}
         self._webhook: Webhook | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -160,20 +167,15 @@ class AlertingConsumer:
         assert self._consumer is not None
         last_record = last_stats = time.monotonic()
         while not stop.is_set():
+            generation = self._generation
             fetched = await self._consumer.getmany(
                 timeout_ms=_POLL_MS, max_records=_MAX_RECORDS
             )
-            batch = _Batch()
-            for tp, messages in fetched.items():
-                for message in messages:
-                    self._evaluate(message, batch)
-                if messages:
-                    batch.offsets[tp] = messages[-1].offset + 1
-            if self._clock.started:
-                for event in self.engine.silent_check(self._clock.now()):
-                    self._add_alert(event, batch)
-            if batch.offsets or batch.alerts or batch.touched:
-                await self._commit(batch)
+            async with self._lock:
+                if generation != self._generation:
+                    self._rewind(fetched)
+                    continue
+                await self._handle(fetched)
 
             now = time.monotonic()
             if fetched:
@@ -184,6 +186,28 @@ class AlertingConsumer:
             if now - last_stats >= _STATS_EVERY_S:
                 last_stats = now
                 logger.info("alerting: %s", self.stats.summary())
+
+    def _rewind(self, fetched: dict[Any, list[Any]]) -> None:
+        # The batch straddled a rebalance: fetch it again, under the new
+        # assignment and the state restored for it.
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp, messages in fetched.items():
+            if messages and tp in assigned:
+                self._consumer.seek(tp, messages[0].offset)
+
+    async def _handle(self, fetched: dict[Any, list[Any]]) -> None:
+        batch = _Batch()
+        for tp, messages in fetched.items():
+            for message in messages:
+                self._evaluate(message, batch)
+            if messages:
+                batch.offsets[tp] = messages[-1].offset + 1
+        if self._clock.started:
+            for event in self.engine.silent_check(self._clock.now()):
+                self._add_alert(event, batch)
+        if batch.offsets or batch.alerts or batch.touched:
+            await self._commit(batch)
 
     def _evaluate(self, message: Any, batch: _Batch) -> None:
         self.stats.records += 1
@@ -280,19 +304,23 @@ class AlertingConsumer:
 
     async def restore(self, partitions: list[int]) -> None:
         """Load the rule state of newly assigned ``partitions``."""
-        states = await load_states(self.settings, self.keyring, partitions)
-        for subject, (partition, state) in states.items():
-            self.engine.restore(subject, state)
-            self._partition_of[subject] = partition
-            if state.last_seen is not None:
-                self._clock.observe(state.last_seen)
+        async with self._lock:
+            self._generation += 1
+            states = await load_states(self.settings, self.keyring, partitions)
+            for subject, (partition, state) in states.items():
+                self.engine.restore(subject, state)
+                self._partition_of[subject] = partition
+                if state.last_seen is not None:
+                    self._clock.observe(state.last_seen)
 
-    def release(self, partitions: set[int]) -> None:
+    async def release(self, partitions: set[int]) -> None:
         """Forget the subjects of ``partitions`` (now another worker's)."""
-        for subject, partition in list(self._partition_of.items()):
-            if partition in partitions:
-                self.engine.forget(subject)
-                del self._partition_of[subject]
+        async with self._lock:
+            self._generation += 1
+            for subject, partition in list(self._partition_of.items()):
+                if partition in partitions:
+                    self.engine.forget(subject)
+                    del self._partition_of[subject]
 
 
 class _StateOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -300,7 +328,7 @@ class _StateOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self._owner.release({tp.partition for tp in revoked})
+        await self._owner.release({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         partitions = sorted(tp.partition for tp in assigned)

@@ -125,3 +125,35 @@ async def run_consumer(
         consumer.run(asyncio.Event(), idle_exit_s=idle_exit_s), timeout=120
     )
     return consumer, stats
+
+
+def write_config(settings: Settings, path: Path, keyring: Path) -> Path:
+    """A TOML config for a `vitalstream` subprocess with these settings."""
+    lines = [
+        "[kafka]",
+        f'bootstrap_servers = "{settings.kafka.bootstrap_servers}"',
+        f'client_id = "{settings.kafka.client_id}"',
+        "[keys]",
+        f'keyring = "{keyring}"',
+        "[alerting]",
+    ]
+    alerting = settings.alerting
+    lines += [
+        f'group_id = "{alerting.group_id}"',
+        f'audit_log = "{alerting.audit_log}"',
+        f"silent_after_s = {alerting.silent_after_s}",
+    ]
+    if alerting.operator:
+        lines.append(f'operator = "{alerting.operator}"')
+    for role in ("raw", "anonymised", "alerts", "deadletter", "connector_offsets"):
+        topic = getattr(settings.topics, role)
+        lines += [
+            f"[topics.{role}]",
+            f'name = "{topic.name}"',
+            f"partitions = {topic.partitions}",
+            f"compacted = {'true' if topic.compacted else 'false'}",
+        ]
+        if topic.retention_ms is not None:
+            lines.append(f"retention_ms = {topic.retention_ms}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
