@@ -17,6 +17,9 @@ Behaviour follows the hosted API and its open-source ancestor
   ``start``/``end`` it cannot read answers 400 and ``-1``.
 """
 
+# TODO(#3): timezone/offset, round, status, location, metadata and the
+# aggregations (timescale, sum, average, median) are accepted but ignored.
+
 from __future__ import annotations
 
 import hmac
