@@ -100,6 +100,10 @@ class Keyring:
         """Ids of the sealing keys, oldest first."""
         return tuple(self._keys)
 
+    def created_at(self, key_id: str) -> str | None:
+        """When the key ``key_id`` was made, if the file says."""
+        return self._created.get(key_id)
+
     def aead(self, key_id: str) -> AESGCM | None:
         """The AES-256-GCM cipher of ``key_id``, or ``None`` if not held."""
         return self._aeads.get(key_id)
