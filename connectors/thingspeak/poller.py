@@ -71,6 +71,7 @@ class ChannelPoller:
         self._aliases = aliases
         self._field_names: dict[str, str | None] = {}
         self._fields_cache: dict[tuple[object, ...], FieldMap] = {}
+        self._fields_logged: FieldMap | None = None
         self._reported_behind: set[int] = set()
 
     async def catch_up(self) -> None:
@@ -170,8 +171,12 @@ class ChannelPoller:
                 aliases=self._aliases,
                 present=present,
             )
-            self._fields_cache = {cache_key: fields}
-            logger.info("channel %s: fields %s", self.channel.id, fields.as_dict())
+            if len(self._fields_cache) >= 16:
+                self._fields_cache.clear()
+            self._fields_cache[cache_key] = fields
+            if fields != self._fields_logged:
+                self._fields_logged = fields
+                logger.info("channel %s: fields %s", self.channel.id, fields.as_dict())
         return fields
 
     def _cursor_time(self, batch: Batch) -> datetime:
