@@ -1,0 +1,56 @@
+"""The rule-state record: values sealed, everything else back as it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from schemas.errors import UnsealError
+from schemas.keyring import Keyring
+from streams.alerting.engine import AlertEngine, Observation
+from streams.alerting.rules import RuleConfig
+from streams.alerting.store import decode_state, encode_state
+
+START = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def engine_with_state() -> AlertEngine:
+    engine = AlertEngine(RuleConfig())
+    for n, metrics in enumerate(
+        [{"spo2": 88.0}] * 3 + [{"body_temp": -127.0}] + [{"heart_rate": 72.5}]
+    ):
+        at = (START + timedelta(seconds=15 * n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        engine.observe(Observation("sbj_a", at, metrics, channel="c", entry_id=n))
+    return engine
+
+
+def test_state_round_trips_with_its_values_sealed() -> None:
+    keyring = Keyring.new()
+    state = engine_with_state().state_of("sbj_a")
+    assert state is not None
+
+    data = encode_state("sbj_a", state, keyring)
+    doc = orjson.loads(data)
+    assert doc["state"]["metrics"]["spo2"]["value"].startswith("vs1.")
+    assert doc["state"]["metrics"]["body_temp"]["last_fault_value"].startswith("vs1.")
+    assert b"72.5" not in data
+
+    subject, restored = decode_state(data, keyring)
+    assert subject == "sbj_a"
+    assert restored == state
+
+
+def test_state_does_not_open_for_another_subject() -> None:
+    keyring = Keyring.new()
+    state = engine_with_state().state_of("sbj_a")
+    assert state is not None
+    data = encode_state("sbj_a", state, keyring).replace(b'"sbj_a"', b'"sbj_b"')
+    with pytest.raises(UnsealError):
+        decode_state(data, keyring)
+
+
+def test_other_records_are_refused() -> None:
+    with pytest.raises(ValueError, match="alerting-state"):
+        decode_state(b'{"schema": "vitalstream.alert/1"}', Keyring.new())
