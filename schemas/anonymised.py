@@ -20,6 +20,13 @@ from schemas.policy import FieldPolicy
 from schemas.records import Reading, _expect_schema, _load_object, parse_utc
 from schemas.sealed import SealingContext
 
+__all__ = [
+    "ANONYMISED_SCHEMA",
+    "AnonymisedReading",
+    "anonymise",
+    "unseal_reading",
+]
+
 ANONYMISED_SCHEMA = "vitalstream.anonymised/1"
 
 _FIELDS = frozenset(

@@ -18,6 +18,8 @@ from decimal import Decimal
 
 from schemas.records import parse_utc, utc_iso
 
+__all__ = ["TIME_UNITS", "Band", "truncate_time"]
+
 TIME_UNITS = ("minute", "hour", "day")
 MAX_DECIMALS = 6
 

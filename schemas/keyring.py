@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import logging
 import os
 import re
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas.errors import KeyringError
 from schemas.records import utc_iso
+
+__all__ = ["KEYRING_ENV", "Keyring", "KeyringError", "keyring_path", "new_key_id"]
 
 if TYPE_CHECKING:
     from schemas.pseudonym import Pseudonymiser
@@ -154,14 +157,15 @@ class Keyring:
         new primary key id.
         """
         path = Path(path)
-        old = cls.load(path)
-        key_id = new_key_id()
-        while key_id in old._keys:
+        with _directory_locked(path.parent):
+            old = cls.load(path)
             key_id = new_key_id()
-        keys = {**old._keys, key_id: secrets.token_bytes(KEY_BYTES)}
-        created = {**old._created, key_id: _now()}
-        rotated = cls(keys, key_id, old._pseudonym_key, created=created, path=path)
-        _write_atomic(path, rotated._to_json(), overwrite=True)
+            while key_id in old._keys:
+                key_id = new_key_id()
+            keys = {**old._keys, key_id: secrets.token_bytes(KEY_BYTES)}
+            created = {**old._created, key_id: _now()}
+            rotated = cls(keys, key_id, old._pseudonym_key, created=created, path=path)
+            _write_atomic(path, rotated._to_json(), overwrite=True)
         logger.info("rotated keyring %s: primary key now %s", path, key_id)
         return key_id
 
@@ -344,6 +348,19 @@ def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     _fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def _directory_locked(directory: Path) -> Iterator[None]:
+    # Two rotations at once would each add a key and the second write would
+    # lose the first one's key, and with it every value sealed under it.
+    # flock on the directory serialises them without a lock file.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(directory: Path) -> None:

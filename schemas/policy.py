@@ -20,6 +20,18 @@ from schemas.errors import PolicyError
 from schemas.metrics import DEFAULT_ALIASES, METRICS
 from schemas.records import READING_ATTRIBUTES
 
+__all__ = [
+    "ACTIONS",
+    "CANONICAL_METRICS",
+    "POLICY_VERSION",
+    "AttributePlan",
+    "FieldPolicy",
+    "FieldRule",
+    "MetricPlan",
+    "PolicyError",
+    "known_fields",
+]
+
 POLICY_VERSION = 1
 ACTIONS = ("encrypt", "pseudonymise", "generalise", "keep", "drop")
 

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, hmac
 
 from schemas.keyring import Keyring
 
+__all__ = ["Pseudonymiser", "pseudonym"]
+
 PSEUDONYM_BITS = 128
 KIND_PREFIXES = {"device": "sbj_", "channel": "chn_"}
 OTHER_PREFIX = "psd_"

@@ -20,6 +20,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from schemas.errors import UnsealError
 from schemas.keyring import Keyring
 
+__all__ = [
+    "FORMAT_VERSION",
+    "SealingContext",
+    "UnsealError",
+    "associated_data",
+    "seal",
+    "unseal",
+]
+
 FORMAT_VERSION = "vs1"
 NONCE_BYTES = 12  # 96 bits, the GCM nonce length of NIST SP 800-38D 8.2.2
 TAG_BYTES = 16

@@ -240,3 +240,15 @@ def test_a_symlink_is_judged_by_the_file_it_reaches(tmp_path: Path) -> None:
     real.chmod(0o644)
     with pytest.raises(KeyringError, match="chmod 600"):
         Keyring.load(link)
+
+
+def test_concurrent_rotations_lose_no_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "keyring.json"
+    first = Keyring.generate(path)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        new_ids = list(pool.map(lambda _: Keyring.rotate(path), range(16)))
+
+    assert set(Keyring.load(path).key_ids) == {first.primary_id, *new_ids}
