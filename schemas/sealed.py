@@ -13,6 +13,8 @@ import binascii
 import math
 import os
 import struct
+from binascii import b2a_base64
+from math import isfinite
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -48,6 +50,9 @@ _ITEMS: dict[str, bytes] = {}
 _ITEMS_LIMIT = 100_000
 _NONCES_PER_BATCH = 256
 _NONCES: list[bytes] = []
+_PRIMARIES: dict[Keyring, tuple[str, AESGCM, bytes]] = {}
+_PRIMARIES_LIMIT = 64
+_pack_double = _DOUBLE.pack
 
 
 def seal(
@@ -138,22 +143,38 @@ class SealingContext:
         return value
 
     def _seal(self, field: str, value: float, nonce: bytes) -> str:
-        if not math.isfinite(value):
+        if not isfinite(value):
             raise ValueError(f"{field}: only finite numbers can be sealed")
         primary = self._primary
         if primary is None:
-            key_id = self._keyring.primary_id
-            aead = self._keyring.aead(key_id)
-            assert aead is not None  # a keyring holds its primary key
+            text_prefix, aead, header = _primary_of(self._keyring)
             primary = self._primary = (
-                f"{FORMAT_VERSION}.{key_id}.",
+                text_prefix,
                 aead,
-                _VERSION_ITEM + _item(key_id) + self._context_items(),
+                header + self._context_items(),
             )
         text_prefix, aead, aad_prefix = primary
-        sealed = aead.encrypt(nonce, _DOUBLE.pack(value), aad_prefix + _item(field))
-        body = binascii.b2a_base64(nonce + sealed, newline=False)
-        return text_prefix + body.translate(_TO_URLSAFE).decode("ascii")
+        sealed = aead.encrypt(nonce, _pack_double(value), aad_prefix + _item(field))
+        body = b2a_base64(nonce + sealed, newline=False).translate(_TO_URLSAFE)
+        return text_prefix + body.decode("ascii")
+
+
+def _primary_of(keyring: Keyring) -> tuple[str, AESGCM, bytes]:
+    # Token prefix, cipher and AAD head of a keyring's primary key, made once
+    # per keyring (keyrings are immutable; a rotation loads a new one).
+    primary = _PRIMARIES.get(keyring)
+    if primary is None:
+        key_id = keyring.primary_id
+        aead = keyring.aead(key_id)
+        assert aead is not None  # a keyring holds its primary key
+        if len(_PRIMARIES) >= _PRIMARIES_LIMIT:
+            _PRIMARIES.clear()
+        primary = _PRIMARIES[keyring] = (
+            f"{FORMAT_VERSION}.{key_id}.",
+            aead,
+            _VERSION_ITEM + _item(key_id),
+        )
+    return primary
 
 
 def associated_data(
