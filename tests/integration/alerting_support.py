@@ -137,14 +137,11 @@ def write_config(settings: Settings, path: Path, keyring: Path) -> Path:
         f'keyring = "{keyring}"',
         "[alerting]",
     ]
-    alerting = settings.alerting
-    lines += [
-        f'group_id = "{alerting.group_id}"',
-        f'audit_log = "{alerting.audit_log}"',
-        f"silent_after_s = {alerting.silent_after_s}",
-    ]
-    if alerting.operator:
-        lines.append(f'operator = "{alerting.operator}"')
+    for name, value in settings.alerting.model_dump().items():
+        if isinstance(value, (str, Path)):
+            lines.append(f'{name} = "{value}"')
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            lines.append(f"{name} = {value}")
     for role in ("raw", "anonymised", "alerts", "deadletter", "connector_offsets"):
         topic = getattr(settings.topics, role)
         lines += [
