@@ -93,6 +93,7 @@ STAGE_COMMANDS: list[tuple[str, tuple[str, ...]]] = [
     ("streams.cli", ("anonymise",)),
     ("connectors.cli_tsserver", ("thingspeak",)),
     ("connectors.cli", ("connect",)),
+    ("streams.alerting.cli", ("alert", "decrypt")),
     ("schemas.cli", ("keys", "policy")),
 ]
 
