@@ -23,11 +23,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 
+from schemas.errors import KeyringError
 from schemas.keyring import Keyring
 from schemas.records import DeadLetter, parse_utc, payload_text, utc_iso
 from streams.alerting.engine import AlertEngine, AlertEvent
 from streams.alerting.errors import UnopenableRecordError
-from streams.alerting.opening import KeyringCheck, observation, open_record
+from streams.alerting.opening import (
+    KeyringCheck,
+    OpenedReading,
+    observation,
+    open_record,
+)
 from streams.alerting.record import Alert, seal_alert
 from streams.alerting.rules import RuleConfig, rule_config
 from streams.alerting.sinks import Webhook, alert_line, operator_log, webhook_body
@@ -44,6 +50,7 @@ logger = logging.getLogger(__name__)
 _POLL_MS = 500
 _MAX_RECORDS = 500
 _STATS_EVERY_S = 30.0
+_RELOAD_S = 5.0
 
 
 @dataclass
@@ -104,6 +111,7 @@ class AlertingConsumer:
         # batch fetched before the assignment changed (it is fetched again
         # from the committed offsets).
         self._lock = asyncio.Lock()
+        self._keyring_read = float("-inf")
         self._generation = 0
         self._partition_of: dict[str, int] = {}
         self._webhook: Webhook | None = None
@@ -212,7 +220,7 @@ class AlertingConsumer:
     def _evaluate(self, message: Any, batch: _Batch) -> None:
         self.stats.records += 1
         try:
-            opened = open_record(message.value, self.keyring)
+            opened = self._open(message.value)
         except UnopenableRecordError as exc:
             self.keyring_check.failed(exc)
             self.stats.unseal_failures += exc.unseal
@@ -236,6 +244,27 @@ class AlertingConsumer:
         batch.touched[obs.subject] = message.partition
         for event in evaluation.events:
             self._add_alert(event, batch)
+
+    def _open(self, value: bytes | None) -> OpenedReading:
+        try:
+            return open_record(value, self.keyring)
+        except UnopenableRecordError as exc:
+            # A key id we do not hold may be a rotation the anonymiser has
+            # picked up: read the keyring file again (at most every few
+            # seconds) before calling the record unopenable.
+            now = time.monotonic()
+            if exc.unknown_key_id is None or now - self._keyring_read < _RELOAD_S:
+                raise
+            self._keyring_read = now
+            try:
+                fresh = self.keyring.reload_if_changed()
+            except KeyringError as reload_error:
+                logger.warning("keyring not re-read: %s", reload_error)
+                fresh = self.keyring
+            if fresh is self.keyring:
+                raise
+            self.keyring = fresh
+            return open_record(value, self.keyring)
 
     def _add_alert(self, event: AlertEvent, batch: _Batch) -> None:
         batch.alerts.append((event, seal_alert(event, self.keyring)))
@@ -301,6 +330,12 @@ class AlertingConsumer:
             operator_log.warning("%s", alert_line(alert, event.details))
             if self._webhook is not None:
                 self._webhook.submit(webhook_body(alert, event))
+
+    def assignment(self) -> set[int]:
+        """Partitions of the anonymised topic this worker holds now."""
+        if self._consumer is None:
+            return set()
+        return {tp.partition for tp in self._consumer.assignment()}
 
     async def restore(self, partitions: list[int]) -> None:
         """Load the rule state of newly assigned ``partitions``."""

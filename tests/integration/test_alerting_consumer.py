@@ -179,3 +179,23 @@ async def test_tampered_record_is_a_dead_letter_and_the_rest_go_on(
     assert stats.evaluated == 3
     dead = await read_topic(settings, settings.topics.deadletter.name)
     assert "does not open" in DeadLetter.from_json(dead[0]).reason
+
+
+async def test_a_rotated_keyring_is_picked_up_without_a_restart(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = alerting_settings(make_settings, tmp_path)
+    path = tmp_path / "keyring.json"
+    loaded = Keyring.generate(path)
+    Keyring.rotate(path)
+    rotated = Keyring.load(path)
+    assert rotated.primary_id not in loaded.key_ids
+    await prepare(settings)
+    await produce(settings, rotated, [reading("w3", n, spo2=88) for n in range(1, 5)])
+
+    consumer, stats = await run_consumer(settings, loaded)
+
+    assert stats.unseal_failures == 0
+    assert stats.evaluated == 4
+    assert consumer.keyring.primary_id == rotated.primary_id
+    assert [a.state for a in await read_alerts(settings)] == ["raised"]

@@ -10,7 +10,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -120,3 +120,59 @@ async def test_kill_9_and_restart_loses_and_repeats_nothing(
     assert len({a.alert_id for a in alerts}) == len(alerts)
     # The kill landed mid-way: part of the alerts came from the first run.
     print(f"committed before kill: {committed_before_kill} of {len(alerts)}")
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], seconds: float) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_a_second_worker_joining_midway_takes_partitions_with_their_state(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from streams.alerting.consumer import AlertingConsumer
+
+    group = f"test-alerting-{uuid.uuid4().hex[:8]}"
+    first_settings = make_settings(
+        alerting={"group_id": group, "silent_after_s": 1e6, "instance_id": "a"}
+    )
+    second_settings = first_settings.model_copy(
+        update={
+            "alerting": first_settings.alerting.model_copy(update={"instance_id": "b"})
+        }
+    )
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(first_settings)
+    readings = [r for n in range(SUBJECTS) for r in episodes(f"wearer-{n}", n)]
+    readings.sort(key=lambda r: (r.entry_id, r.device))
+    expected = expected_alerts(first_settings, keyring, readings)
+    half = len(readings) // 2
+
+    first = AlertingConsumer(first_settings, keyring)
+    second = AlertingConsumer(second_settings, keyring)
+    first_run = asyncio.create_task(first.run(asyncio.Event(), idle_exit_s=15))
+    await produce(first_settings, keyring, readings[:half])
+
+    async def first_done() -> bool:
+        return first.stats.records >= half
+
+    await wait_for(first_done, 60)
+    second_run = asyncio.create_task(second.run(asyncio.Event(), idle_exit_s=15))
+
+    async def shared() -> bool:
+        return bool(first.assignment()) and bool(second.assignment())
+
+    await wait_for(shared, 60)
+    # The second half goes to both workers; the second one's subjects carry
+    # on from the state the first one left in the state topic.
+    await produce(first_settings, keyring, readings[half:])
+    await asyncio.wait_for(asyncio.gather(first_run, second_run), 180)
+
+    alerts = await read_alerts(first_settings)
+    found = Counter((a.subject, a.kind, a.severity, a.state, a.at) for a in alerts)
+    assert found == expected
+    assert second.stats.evaluated > 0
+    assert second.stats.alerts
