@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from schemas.errors import KeyringError
 from schemas.keyring import Keyring
 from schemas.records import DeadLetter, parse_utc, payload_text, utc_iso
+from streams.alerting.clock import StreamClock
 from streams.alerting.engine import AlertEngine, AlertEvent
 from streams.alerting.errors import UnopenableRecordError
 from streams.alerting.opening import (
@@ -37,6 +37,7 @@ from streams.alerting.opening import (
 from streams.alerting.record import Alert, seal_alert
 from streams.alerting.rules import RuleConfig, rule_config
 from streams.alerting.sinks import Webhook, alert_line, operator_log, webhook_body
+from streams.alerting.stats import AlertingStats
 from streams.alerting.store import (
     encode_state,
     ensure_state_topic,
@@ -51,29 +52,6 @@ _POLL_MS = 500
 _MAX_RECORDS = 500
 _STATS_EVERY_S = 30.0
 _RELOAD_S = 5.0
-
-
-@dataclass
-class AlertingStats:
-    """Counters of one consumer run."""
-
-    records: int = 0
-    evaluated: int = 0
-    duplicates: int = 0
-    unseal_failures: int = 0
-    dead_letters: int = 0
-    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def summary(self) -> str:
-        by_kind = ", ".join(
-            f"{kind}/{severity}={n}"
-            for (kind, severity), n in sorted(self.alerts.items())
-        )
-        return (
-            f"records={self.records} evaluated={self.evaluated} "
-            f"duplicates={self.duplicates} unseal_failures={self.unseal_failures} "
-            f"dead_letters={self.dead_letters} alerts=[{by_kind}]"
-        )
 
 
 @dataclass
@@ -95,8 +73,6 @@ class AlertingConsumer:
         rules: RuleConfig | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        from streams.alerting.clock import StreamClock
-
         self.settings = settings
         self.keyring = keyring
         self.stats = AlertingStats()

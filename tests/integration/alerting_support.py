@@ -14,9 +14,10 @@ from schemas.anonymised import anonymise
 from schemas.keyring import Keyring
 from schemas.policy import FieldPolicy
 from schemas.records import Reading, utc_iso
-from streams.alerting.consumer import AlertingConsumer, AlertingStats
+from streams.alerting.consumer import AlertingConsumer
 from streams.alerting.reader import read_to_end
 from streams.alerting.record import Alert
+from streams.alerting.stats import AlertingStats
 from vitalstream.config import Settings
 from vitalstream.topics import ensure_topics
 
