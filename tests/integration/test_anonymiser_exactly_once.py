@@ -1,0 +1,113 @@
+"""Exactly-once: a worker killed mid-stream and restarted writes no duplicate.
+
+The raw topic is written while the worker runs; the worker is killed with
+SIGKILL (no chance to commit or abort anything) once part of the stream is
+through, then a new worker takes over. Read with ``read_committed``, the
+anonymised topic holds every reading exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from schemas.anonymised import AnonymisedReading, unseal_reading
+from tests.integration.anonymiser_support import (
+    Deployment,
+    deploy,
+    produce,
+    raw_records,
+    read_topic,
+    recorded_readings,
+    wait_for_output,
+)
+from vitalstream.config import Settings
+
+pytestmark = pytest.mark.kafka
+
+DEVICES = 24  # x 149 recorded entries = 3,576 readings
+BATCHES = 24
+
+
+@pytest.fixture
+async def deployment(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> AsyncIterator[Deployment]:
+    settings = make_settings(
+        anonymiser={
+            "group_id": f"test-anon-eos-{uuid.uuid4().hex[:10]}",
+            "guarantee": "exactly_once",
+        }
+    )
+    deployment = await deploy(settings, tmp_path)
+    yield deployment
+    deployment.stop_all()
+
+
+async def test_killed_worker_restarts_without_duplicates(
+    deployment: Deployment,
+) -> None:
+    readings = [
+        reading
+        for device in range(DEVICES)
+        for reading in recorded_readings(
+            device=f"wearable-{device}", entry_offset=device * 1000
+        )
+    ]
+    raw_topic = deployment.settings.topics.raw.name
+    first = deployment.start_worker(name="first")
+    first.wait_for_log("Worker ready")
+
+    # The connector's side: one transaction per batch, while the worker runs.
+    size = len(readings) // BATCHES + 1
+    batches = [readings[i : i + size] for i in range(0, len(readings), size)]
+
+    async def connector() -> None:
+        for number, batch in enumerate(batches):
+            await produce(
+                deployment.bootstrap,
+                raw_topic,
+                raw_records(batch),
+                transactional_id=f"test-connector-{raw_topic}-{number}",
+            )
+            await asyncio.sleep(0.25)
+
+    writing = asyncio.create_task(connector())
+    # Kill the worker once a part of the stream has been committed.
+    await wait_for_output(deployment, len(readings) // 4)
+    first.kill()
+    assert first.process.returncode == -9
+    killed_at = len(
+        await read_topic(
+            deployment.bootstrap, deployment.settings.topics.anonymised.name
+        )
+    )
+    assert killed_at < len(readings), "the stream was through before the kill"
+
+    second = deployment.start_worker(name="second")
+    await writing
+    anonymised, letters = await wait_for_output(deployment, len(readings), 240)
+    # Anything still in flight would show up now as a surplus.
+    await asyncio.sleep(3)
+    anonymised = await read_topic(
+        deployment.bootstrap, deployment.settings.topics.anonymised.name
+    )
+    assert second.terminate() == 0
+
+    assert letters == []
+    records = [AnonymisedReading.from_json(message.value) for message in anonymised]
+    seen = Counter(record.source["entry_id"] for record in records)
+    duplicates = {entry: n for entry, n in seen.items() if n > 1}
+    assert duplicates == {}
+    assert sorted(seen) == sorted(reading.entry_id for reading in readings)
+
+    keyring = deployment.keyring()
+    by_entry = {reading.entry_id: reading for reading in readings}
+    for record in records:
+        expected = by_entry[record.source["entry_id"]].metrics
+        assert unseal_reading(record, keyring) == expected
