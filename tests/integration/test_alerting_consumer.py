@@ -68,7 +68,12 @@ async def test_spo2_episode_raises_escalates_and_resolves(
     assert stats.duplicates == 5
     raised = alerts[0]
     assert raised.subject == keyring.pseudonymiser.pseudonym("device", "wearable-7")
-    assert b"88" not in raised.to_json().replace(raised.alert_id.encode(), b"")
+    doc = orjson.loads(raised.to_json())
+    assert all(token.startswith("vs1.") for token in doc["details"].values())
+    clear = {
+        k: v for k, v in doc.items() if k not in ("details", "emitted_at", "alert_id")
+    }
+    assert b"88" not in orjson.dumps(clear)
     details = open_details(raised, keyring)
     assert details["spo2"] == 88.0
     assert details["score.spo2"] == 3.0
