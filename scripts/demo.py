@@ -1,0 +1,313 @@
+"""The main job, end to end: `make demo`.
+
+Starts the project's ThingSpeak-compatible server (a simulated fleet, or
+recorded exports with --data), or reads the real ThingSpeak when channel ids
+are given in THINGSPEAK_CHANNELS (environment or .env), then the connector,
+the anonymiser and the authorised alerting consumer, each as its own process.
+It shows per-stage counts live and every alert as it is raised, runs for a
+bounded time, prints a summary and stops everything it started. Each run
+uses topics and consumer groups of its own, deleted at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+ROOT = Path(__file__).resolve().parent.parent
+VITALSTREAM = str(Path(sys.executable).with_name("vitalstream"))
+
+
+@dataclass
+class Flow:
+    """What the demo has seen on each topic so far."""
+
+    raw: int = 0
+    anonymised: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def line(self) -> str:
+        return (
+            f"ingested {self.raw:>6} | anonymised {self.anonymised:>6} | "
+            f"dead letters {sum(self.dead_letters.values()):>4} | "
+            f"alerts {sum(self.alerts.values()):>4}"
+        )
+
+
+@dataclass
+class Stage:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [VITALSTREAM, *args], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"demo: `vitalstream {' '.join(args)}` failed:\n{done.stderr}")
+    return done.stdout
+
+
+def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Stage:
+    log = workdir / f"{name}.log"
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [VITALSTREAM, *args],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Stage(name, process, log)
+
+
+def _stop(stages: list[Stage]) -> None:
+    for stage in reversed(stages):
+        if stage.process.poll() is None:
+            os.killpg(stage.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for stage in reversed(stages):
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            stage.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            os.killpg(stage.process.pid, signal.SIGKILL)
+            stage.process.wait()
+
+
+def _channels_toml(ids: list[int], temperature_site: str) -> str:
+    blocks = [
+        f'[[channels]]\nid = {channel}\ntemperature_site = "{temperature_site}"\n'
+        for channel in ids
+    ]
+    return "\n".join(blocks)
+
+
+async def _watch(
+    bootstrap: str,
+    topics: dict[str, str],
+    flow: Flow,
+    stop: asyncio.Event,
+    show_alert: bool,
+) -> None:
+    consumer = AIOKafkaConsumer(
+        *topics.values(),
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    role_of = {name: role for role, name in topics.items()}
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500)
+            for partition, records in batches.items():
+                role = role_of[partition.topic]
+                for record in records:
+                    _count(role, record.value, flow, show_alert)
+    finally:
+        await consumer.stop()
+
+
+def _count(role: str, value: bytes | None, flow: Flow, show_alert: bool) -> None:
+    if role == "raw":
+        flow.raw += 1
+        return
+    if role == "anonymised":
+        flow.anonymised += 1
+        return
+    try:
+        doc = orjson.loads(value or b"null")
+    except orjson.JSONDecodeError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    if role == "deadletter":
+        flow.dead_letters[str(doc.get("stage", "?"))] += 1
+        return
+    kind = str(doc.get("kind", "?"))
+    severity = str(doc.get("severity", "?"))
+    flow.alerts[(kind, severity)] += 1
+    if show_alert:
+        print(
+            f"  ALERT {doc.get('state', '?'):>9} {kind:<13} {severity:<10} "
+            f"{doc.get('condition', '')} subject {doc.get('subject', '?')} "
+            f"at {doc.get('at', doc.get('observed_at', '?'))}",
+            flush=True,
+        )
+
+
+async def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def _summary(flow: Flow, seconds: float) -> str:
+    lines = [
+        "",
+        f"vitalstream demo summary ({seconds:.0f} s)",
+        f"  entries ingested (raw topic):     {flow.raw}",
+        f"  readings anonymised:              {flow.anonymised}",
+        f"  dead letters:                     {sum(flow.dead_letters.values())}"
+        + "".join(f"  {stage}: {n}" for stage, n in sorted(flow.dead_letters.items())),
+        f"  alerts and notices:               {sum(flow.alerts.values())}",
+    ]
+    for (kind, severity), count in sorted(flow.alerts.items()):
+        lines.append(f"    {kind:<14} {severity:<12} {count}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--data", type=Path, help="recorded CSV/feeds.json file or folder"
+    )
+    parser.add_argument("--fleet", type=int, default=40, help="simulated wearables")
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="seconds between entries"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the run's topics")
+    parser.add_argument("--quiet-alerts", action="store_true")
+    args = parser.parse_args()
+    return asyncio.run(_demo(args))
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from vitalstream.config import load_dotenv_file
+
+    load_dotenv_file(ROOT / ".env")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    workdir = ROOT / "var" / run
+    workdir.mkdir(parents=True)
+    keyring = workdir / "keyring.json"
+    port = _free_port()
+
+    real_channels = os.environ.get("THINGSPEAK_CHANNELS", "").strip()
+    if args.data:
+        from connectors.tsserver.recorded import channel_ids_in
+
+        ids = channel_ids_in(args.data)
+        source = ["--data", str(args.data)]
+        base_url = f"http://127.0.0.1:{port}"
+        what = f"recorded ThingSpeak exports from {args.data}"
+    elif real_channels:
+        ids = [int(part) for part in real_channels.split(",") if part.strip()]
+        source = []
+        base_url = "https://api.thingspeak.com"
+        what = f"the real ThingSpeak, channels {ids}"
+    else:
+        from connectors.tsserver import fleet_channel_ids
+
+        ids = fleet_channel_ids(args.fleet)
+        source = ["--fleet", str(args.fleet), "--pace", str(args.pace)]
+        base_url = f"http://127.0.0.1:{port}"
+        what = f"a simulated fleet of {args.fleet} wearables"
+
+    topics = {
+        "raw": f"{run}.vitals.raw",
+        "anonymised": f"{run}.vitals.anonymised",
+        "alerts": f"{run}.vitals.alerts",
+        "deadletter": f"{run}.vitals.deadletter",
+    }
+    config = workdir / "vitalstream.toml"
+    config.write_text(
+        f'[kafka]\nbootstrap_servers = "{bootstrap}"\nclient_id = "{run}"\n'
+        + "".join(
+            f'[topics.{role}]\nname = "{name}"\n' for role, name in topics.items()
+        )
+        + f'[topics.connector_offsets]\nname = "{run}.connector-offsets"\n'
+        + f'[connector]\nbase_url = "{base_url}"\npoll_interval_s = 2\n'
+        + f'[anonymiser]\ngroup_id = "{run}-anonymiser"\nweb_port = {_free_port()}\n'
+        + f'data_dir = "{workdir / "anonymiser"}"\n'
+        + f'[keys]\nkeyring = "{keyring}"\n'
+        + f'[alerting]\ngroup_id = "{run}-alerting"\nsilent_after_s = 30\n'
+        + f'audit_log = "{workdir / "audit.log"}"\n\n'
+        + _channels_toml(ids, "skin")
+    )
+    env = {**os.environ, "VITALSTREAM_CONFIG": str(config)}
+
+    print(f"vitalstream demo {run}: {what}, {len(ids)} channel(s)", flush=True)
+    print(_run("topics", "create", env=env).rstrip(), flush=True)
+    _run("keys", "generate", env=env)
+
+    stages: list[Stage] = []
+    watcher: asyncio.Task[None] | None = None
+    flow = Flow()
+    stop = asyncio.Event()
+    started = time.monotonic()
+    try:
+        if source:
+            stages.append(
+                _start(
+                    "thingspeak",
+                    ["thingspeak", "serve", "--port", str(port), *source],
+                    env,
+                    workdir,
+                )
+            )
+        stages.append(_start("alerting", ["alert"], env, workdir))
+        stages.append(_start("anonymiser", ["anonymise"], env, workdir))
+        stages.append(_start("connector", ["connect"], env, workdir))
+        watcher = asyncio.create_task(
+            _watch(bootstrap, topics, flow, stop, not args.quiet_alerts)
+        )
+        while time.monotonic() - started < args.seconds:
+            await asyncio.sleep(2)
+            elapsed = time.monotonic() - started
+            print(f"[{elapsed:5.0f}s] {flow.line()}", flush=True)
+            for stage in stages:
+                if stage.process.poll() is not None:
+                    print(f"demo: {stage.name} exited early; its log:", file=sys.stderr)
+                    print(stage.log.read_text()[-3000:], file=sys.stderr)
+                    return 1
+    finally:
+        _stop(stages)
+        await asyncio.sleep(1.5)  # let the watcher read what the last stages wrote
+        stop.set()
+        if watcher is not None:
+            with contextlib.suppress(Exception):
+                await watcher
+        print(_summary(flow, time.monotonic() - started), flush=True)
+        print(f"  logs: {workdir}", flush=True)
+        if not args.keep:
+            with contextlib.suppress(Exception):
+                await _delete_topics(
+                    bootstrap, [*topics.values(), f"{run}.connector-offsets"]
+                )
+            shutil.rmtree(workdir / "anonymiser", ignore_errors=True)
+    return 0 if flow.raw else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
