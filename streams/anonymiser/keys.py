@@ -1,9 +1,10 @@
 """The keyring a running anonymiser seals with, reloaded when its file changes.
 
 `vitalstream keys rotate` replaces the file atomically (a new inode), so a
-change of the file's identity, size or modification time means a new
-keyring. Records sealed before a rotation stay readable: the old key stays
-in the keyring and every token names the key that sealed it.
+change of the file's identity, size, modification time or mode means a
+keyring to load again; SIGHUP forces a reload. Records sealed before a
+rotation stay readable: the old key stays in the keyring and every token
+names the key that sealed it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from schemas.keyring import Keyring
 
 logger = logging.getLogger(__name__)
 
-_FileStamp = tuple[int, int, int, int]
+_FileStamp = tuple[int, int, int, int, int]
 
 
 class KeyringSource:
@@ -43,12 +44,14 @@ class KeyringSource:
         stamp = _stamp(self.path)
         if not force and stamp == self._stamp:
             return False
+        # Tried once per change of the file (its mode included, so that a
+        # `chmod 600` is seen), not at every check.
+        self._stamp = stamp
         try:
             fresh = Keyring.load(self.path)
         except KeyringError as exc:
             logger.error("keeping keyring %s in use: %s", self._keyring.primary_id, exc)
             return False
-        self._stamp = stamp
         if fresh.key_ids == self._keyring.key_ids and (
             fresh.primary_id == self._keyring.primary_id
         ):
@@ -68,4 +71,4 @@ def _stamp(path: Path) -> _FileStamp | None:
         info = os.stat(path)
     except OSError:
         return None
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
