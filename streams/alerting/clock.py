@@ -5,6 +5,9 @@ matters); wall-clock time flags every subject of a replayed 2021 recording
 as silent at once. So the clock is the newest observation time seen,
 advanced by the wall-clock time elapsed since it was seen: a replay runs on
 its own timeline, a live fleet that goes quiet still ages.
+
+TODO(#5): one clock for all partitions: replaying recordings of different
+years together flags the older subjects silent as soon as newer ones arrive.
 """
 
 from __future__ import annotations

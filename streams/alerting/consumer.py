@@ -106,6 +106,9 @@ class AlertingConsumer:
             client_id=f"{settings.kafka.client_id}-alerting",
             # One stable id per instance: a restarted instance fences its
             # killed predecessor and aborts its open transaction (KIP-98).
+            # TODO(#5): aiokafka's send_offsets_to_transaction sends no group
+            # generation (KIP-447), so a stalled worker that lost its
+            # partitions in a rebalance is not fenced until it next commits.
             transactional_id=f"{alerting.group_id}-{alerting.instance_id}",
             enable_idempotence=True,
         )
