@@ -187,10 +187,11 @@ class Keyring:
             ) from None
         except OSError as exc:
             raise KeyringError(f"cannot open keyring {path}: {exc.strerror}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise KeyringError(f"keyring {path} is not a regular file")
         with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise KeyringError(f"keyring {path} is not a regular file")
             if info.st_mode & 0o077:
                 raise KeyringError(
                     f"keyring {path} is open to group or others "

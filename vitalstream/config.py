@@ -190,6 +190,13 @@ class AnonymiserSettings(_Section):
 class KeysSettings(_Section):
     keyring: Path = Path("keys/keyring.json")
 
+    @field_validator("keyring")
+    @classmethod
+    def _a_file(cls, value: Path) -> Path:
+        if str(value) in ("", ".") or value.name in ("", ".", ".."):
+            raise ValueError("expected the path of a keyring file")
+        return value
+
 
 class AlertingSettings(_Section):
     group_id: str = "vitalstream-alerting"
