@@ -6,7 +6,9 @@ worker, leaves every record, sealed before or after, readable.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import signal
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -128,6 +130,10 @@ async def test_key_rotation_mid_stream(deployment: Deployment) -> None:
     worker.wait_for_log(f"primary key {new_primary}")
     await produce(deployment.bootstrap, raw_topic, raw_records(readings[half:]))
     anonymised, letters = await wait_for_output(deployment, len(readings))
+    # SIGHUP asks for a reload; it must not end the worker (its default).
+    worker.process.send_signal(signal.SIGHUP)
+    await asyncio.sleep(1)
+    assert worker.process.poll() is None
     assert worker.terminate() == 0
     assert letters == []
 
