@@ -95,7 +95,11 @@ def build_worker(
     )
     # Logging is set up by the vitalstream command line; Faust's worker
     # would replace it with its own.
-    return faust.Worker(app, quiet=True, override_logging=False)
+    worker = faust.Worker(app, quiet=True, override_logging=False)
+    # Faust draws a start-up spinner with terminal escapes even into a log
+    # file; the log lines are the output here.
+    worker.spinner = None
+    return worker
 
 
 def run_worker(

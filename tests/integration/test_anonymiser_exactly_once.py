@@ -111,3 +111,50 @@ async def test_killed_worker_restarts_without_duplicates(
     for record in records:
         expected = by_entry[record.source["entry_id"]].metrics
         assert unseal_reading(record, keyring) == expected
+
+
+async def test_second_worker_joining_mid_stream_writes_no_duplicates(
+    deployment: Deployment,
+) -> None:
+    readings = [
+        reading
+        for device in range(DEVICES)
+        for reading in recorded_readings(
+            device=f"wearable-{device}", entry_offset=device * 1000
+        )
+    ]
+    raw_topic = deployment.settings.topics.raw.name
+    first = deployment.start_worker(name="first")
+    first.wait_for_log("Worker ready")
+    size = len(readings) // BATCHES + 1
+
+    async def connector() -> None:
+        for number, start in enumerate(range(0, len(readings), size)):
+            await produce(
+                deployment.bootstrap,
+                raw_topic,
+                raw_records(readings[start : start + size]),
+                transactional_id=f"test-connector-{raw_topic}-{number}",
+            )
+            await asyncio.sleep(0.5)
+
+    writing = asyncio.create_task(connector())
+    await wait_for_output(deployment, len(readings) // 4)
+    # The group rebalances while records flow: partitions move to the new
+    # worker together with their transactional producers.
+    second = deployment.start_worker(name="second")
+    second.wait_for_log("Setting newly assigned partitions {")
+    await writing
+    anonymised, letters = await wait_for_output(deployment, len(readings), 120)
+    await asyncio.sleep(3)
+    anonymised, letters = await wait_for_output(deployment, len(readings))
+    assert second.terminate() == 0
+    assert first.terminate() == 0
+
+    assert letters == []
+    seen = Counter(
+        AnonymisedReading.from_json(message.value).source["entry_id"]
+        for message in anonymised
+    )
+    assert {entry: n for entry, n in seen.items() if n > 1} == {}
+    assert sorted(seen) == sorted(reading.entry_id for reading in readings)
