@@ -162,10 +162,12 @@ def _count(role: str, value: bytes | None, flow: Flow, show_alert: bool) -> None
         )
 
 
-async def _delete_topics(bootstrap: str, names: list[str]) -> None:
+async def _delete_run_topics(bootstrap: str, run: str) -> None:
+    # Every topic of the run starts with its id, the alerting state topic too.
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        names = [name for name in await admin.list_topics() if name.startswith(run)]
         await admin.delete_topics(names)
     finally:
         await admin.close()
@@ -251,7 +253,7 @@ async def _demo(args: argparse.Namespace) -> int:
         + f'[anonymiser]\ngroup_id = "{run}-anonymiser"\nweb_port = {_free_port()}\n'
         + f'data_dir = "{workdir / "anonymiser"}"\n'
         + f'[keys]\nkeyring = "{keyring}"\n'
-        + f'[alerting]\ngroup_id = "{run}-alerting"\nsilent_after_s = 30\n'
+        + f'[alerting]\ngroup_id = "{run}-alerting"\nsilent_after_s = 45\n'
         + f'audit_log = "{workdir / "audit.log"}"\n\n'
         + _channels_toml(ids, "skin")
     )
@@ -302,9 +304,7 @@ async def _demo(args: argparse.Namespace) -> int:
         print(f"  logs: {workdir}", flush=True)
         if not args.keep:
             with contextlib.suppress(Exception):
-                await _delete_topics(
-                    bootstrap, [*topics.values(), f"{run}.connector-offsets"]
-                )
+                await _delete_run_topics(bootstrap, run)
             shutil.rmtree(workdir / "anonymiser", ignore_errors=True)
     return 0 if flow.raw else 1
 

@@ -209,7 +209,8 @@ class AlertingSettings(_Section):
     # Rules (streams/alerting/rules.py): NEWS2 tables per metric as
     # [[upper-inclusive limit, score], ..., [inf, score]], plausible [low, high]
     # per metric, and the temperature sites scored with their offset to core.
-    min_severity: Literal["low", "low_medium", "medium", "high"] = "low"
+    # NEWS2 "low" (aggregate 1-4) asks for a nurse assessment, not a page.
+    min_severity: Literal["low", "low_medium", "medium", "high"] = "low_medium"
     score_tables: dict[str, list[tuple[float, int]]] = Field(default_factory=dict)
     plausible: dict[str, tuple[float, float]] = Field(default_factory=dict)
     temperature_site_offsets: dict[str, float] = Field(

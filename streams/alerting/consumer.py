@@ -210,12 +210,12 @@ class AlertingConsumer:
         kafka_time = datetime.fromtimestamp(message.timestamp / 1000, UTC)
         obs = observation(opened, utc_iso(kafka_time))
         try:
-            evaluation = self.engine.observe(obs)
+            self._clock.observe(parse_utc(obs.observed_at).timestamp())
+            evaluation = self.engine.observe(obs, heard_at=self._clock.now_epoch())
         except ValueError as exc:
             self._dead_letter(message, f"cannot evaluate: {exc}", batch)
             return
         self.stats.evaluated += 1
-        self._clock.observe(parse_utc(obs.observed_at).timestamp())
         if evaluation.duplicate:
             self.stats.duplicates += 1
             return

@@ -93,9 +93,12 @@ class AlertEngine:
         """Drop a subject (its partition moved to another worker)."""
         self._subjects.pop(subject, None)
 
-    def observe(self, obs: Observation) -> Evaluation:
+    def observe(self, obs: Observation, *, heard_at: float | None = None) -> Evaluation:
         """Update the subject's state with ``obs``; return the alert events.
 
+        ``heard_at`` is the stream time (epoch seconds) at which the record
+        arrived; a subject is silent only when both its newest observation
+        and its newest arrival are older than ``silent_after_s``.
         Raises ``ValueError`` if ``observed_at`` is not an ISO-8601 time.
         """
         at = parse_utc(obs.observed_at).timestamp()
@@ -116,6 +119,8 @@ class AlertEngine:
                 metric.score.restart()
                 metric.fault.restart()
         state.last_seen = at if state.last_seen is None else max(state.last_seen, at)
+        if heard_at is not None:
+            state.heard_at = heard_at
 
         for name, value in obs.metrics.items():
             if value is not None:
@@ -130,7 +135,7 @@ class AlertEngine:
         for subject, state in self._subjects.items():
             if state.last_seen is None or SILENT_CONDITION in state.open:
                 continue
-            quiet = moment - state.last_seen
+            quiet = moment - max(state.last_seen, state.heard_at or state.last_seen)
             if quiet > self.rules.silent_after_s:
                 state.open[SILENT_CONDITION] = NOTICE
                 events.append(

@@ -131,6 +131,10 @@ class SubjectState:
     """
 
     last_seen: float | None = None
+    # Stream time at which the subject's newest record arrived. Not kept
+    # across restarts (``last_seen`` stands in): it only stops a catch-up
+    # (a backfill, a consumer behind) from looking like silence.
+    heard_at: float | None = None
     metrics: dict[str, MetricState] = field(default_factory=dict)
     open: dict[str, str] = field(default_factory=dict)
     entry_marks: dict[str, int] = field(default_factory=dict)

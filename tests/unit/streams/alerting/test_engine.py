@@ -220,6 +220,33 @@ def test_silent_device_raises_once_and_resolves_on_the_next_reading() -> None:
     ]
 
 
+def test_a_backfill_arriving_now_is_not_silence() -> None:
+    # Old readings arriving now (a connector backfilling a channel's history)
+    # are far behind the stream clock, but the device is not silent.
+    eng = engine(silent_after_s=60)
+    arrival = (START + timedelta(hours=1)).timestamp()
+    events: list[AlertEvent] = []
+    for entry in range(1, 20):
+        observed = START + timedelta(seconds=15 * entry)
+        events += eng.observe(
+            Observation(
+                subject=SUBJECT,
+                observed_at=observed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                metrics={"heart_rate": 70.0},
+                channel="ch-token",
+                entry_id=entry,
+            ),
+            heard_at=arrival + entry * 0.01,
+        ).events
+        events += eng.silent_check(datetime.fromtimestamp(arrival + entry * 0.01, UTC))
+    assert events == []
+
+    later = datetime.fromtimestamp(arrival + 61, UTC)
+    assert summary(eng.silent_check(later)) == [
+        ("device_silent", "device_silent", "notice", "raised")
+    ]
+
+
 def test_readings_before_a_silence_do_not_count_as_sustained() -> None:
     feed = Feed(engine(silent_after_s=600, sustained_s=0))
     feed.send(spo2=88)
