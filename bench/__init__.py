@@ -1,0 +1,1 @@
+"""vitalstream benchmarks: `python -m bench` (see bench/README.md)."""
