@@ -23,10 +23,11 @@ def install_agent(
 ) -> faust.types.AgentT[Any]:
     """Register the anonymising agent on ``app`` and return it.
 
-    Every raw record ends up written exactly once as an anonymised record
-    (key = subject pseudonym, so a subject's readings stay in order on one
-    partition) or as a dead letter naming its origin; its offset is
-    committed only after that, by the sink of the configured guarantee.
+    Every raw record is written as an anonymised record (key = subject
+    pseudonym, so a subject's readings stay in order on one partition) or
+    as a dead letter naming its origin, and its offset is committed only
+    after that: at least once, or exactly once (Kafka transactions),
+    whichever the app is configured for.
     """
     anonymised_topic = topics.anonymised.get_topic_name()
     deadletter_topic = topics.deadletter.get_topic_name()
