@@ -187,6 +187,10 @@ class FieldPolicy:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise PolicyError(
+                "(file)", f"{path} is not UTF-8 text", "a policy TOML file"
+            ) from None
         except OSError as exc:
             raise PolicyError(
                 "(file)", f"{path} unreadable ({exc.strerror})", "a policy TOML file"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,9 @@ from vitalstream.config import ChannelSettings
 # A decimal number as devices write it. Python's float() also takes "nan",
 # "inf" and "1_000", which are not measurements.
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# Records carry entry ids as JSON integers, which orjson (and Kafka's
+# consumers) hold in 64 bits; a CSV export can spell any integer.
+_MAX_ENTRY_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +185,7 @@ def to_reading(
                 "field": key,
                 "raw_value": raw if raw is None or isinstance(raw, str) else str(raw),
             },
-            payload=orjson.dumps(entry.raw).decode(),
+            payload=_entry_text(entry.raw),
         )
     assert entry.created_at is not None
     return Reading(
@@ -227,7 +231,11 @@ def _feed_entry(raw: Any, channel: int, position: int) -> FeedEntry:
             channel, f"feeds[{position}] should be an object, found {_kind(raw)}"
         )
     entry_id = raw.get("entry_id")
-    if not isinstance(entry_id, int) or isinstance(entry_id, bool) or entry_id < 1:
+    if (
+        not isinstance(entry_id, int)
+        or isinstance(entry_id, bool)
+        or not 1 <= entry_id <= _MAX_ENTRY_ID
+    ):
         raise ChannelResponseError(
             channel,
             f"feeds[{position}] has no positive integer entry_id "
@@ -239,6 +247,13 @@ def _feed_entry(raw: Any, channel: int, position: int) -> FeedEntry:
     except ValueError:
         moment = None
     return FeedEntry(entry_id, moment, raw)
+
+
+def _entry_text(raw: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(raw).decode()
+    except TypeError:  # an integer beyond 64 bits, from a decoder other than orjson
+        return json.dumps(raw, default=str)
 
 
 def _kind(value: object) -> str:
