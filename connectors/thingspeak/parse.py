@@ -127,8 +127,16 @@ def read_csv_feed(text: str, channel: int) -> FeedPage:
     """A ThingSpeak CSV export (header ``created_at,entry_id,field1,...``) as a page.
 
     The export names no fields, so the page has no channel object. Raises
-    :class:`ChannelResponseError` on a missing column or a bad ``entry_id``.
+    :class:`ChannelResponseError` on a missing column, a bad ``entry_id`` or
+    text the csv module cannot read (a stray carriage return, a huge field).
     """
+    try:
+        return FeedPage(None, _csv_entries(text, channel))
+    except csv.Error as exc:
+        raise ChannelResponseError(channel, f"CSV export unreadable: {exc}") from None
+
+
+def _csv_entries(text: str, channel: int) -> list[FeedEntry]:
     rows = csv.DictReader(io.StringIO(text))
     missing = {"created_at", "entry_id"} - set(rows.fieldnames or ())
     if missing:
@@ -146,7 +154,7 @@ def read_csv_feed(text: str, channel: int) -> FeedPage:
             ) from None
         raw.update({k: v for k, v in row.items() if k and is_field_key(k)})
         entries.append(_feed_entry(raw, channel, line))
-    return FeedPage(None, entries)
+    return entries
 
 
 def to_reading(

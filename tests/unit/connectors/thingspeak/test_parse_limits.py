@@ -39,3 +39,15 @@ def test_a_dead_letter_keeps_a_huge_integer_value_as_text() -> None:
     assert letter.payload is not None
     assert str(10**30) in letter.payload
     assert DeadLetter.from_json(letter.to_json()) == letter
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "2021-07-19 18:53:53 UTC,1,7\r2\n",  # a lone carriage return
+        "2021-07-19 18:53:53 UTC,1," + "7" * 200_000 + "\n",  # over csv's field limit
+    ],
+)
+def test_an_unreadable_csv_export_is_a_channel_response_error(row: str) -> None:
+    with pytest.raises(ChannelResponseError, match="CSV"):
+        read_csv_feed("created_at,entry_id,field1\n" + row, CHANNEL.id)
