@@ -110,6 +110,7 @@ async def _part(
             settings["connector_steady_seconds"],
             memory,
             run_id=run_id,
+            profile=args.profile,
         )
     raise SystemExit(f"bench: unknown part {part!r}; parts are {', '.join(PARTS)}")
 

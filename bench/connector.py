@@ -31,10 +31,10 @@ from typing import Any
 import aiohttp
 import httpx
 
-from bench import kafka_io
+from bench import kafka_io, stacks
 from bench.aiohttp_transport import AiohttpTransport
 from bench.env import Workspace
-from bench.procs import MemoryWatch, StageProcess, start_stage
+from bench.procs import MemoryWatch, PySpy, StageProcess, start_stage
 from connectors.thingspeak.client import ThingSpeakClient
 from connectors.tsserver import fleet_channel_ids
 from vitalstream.config import ChannelSettings, ConnectorSettings
@@ -51,6 +51,7 @@ async def run(
     memory: MemoryWatch,
     *,
     run_id: str,
+    profile: bool = False,
 ) -> dict[str, Any]:
     ws = Workspace("connector", run_id=run_id)
     server = start_stage(
@@ -68,7 +69,7 @@ async def run(
         ids = fleet_channel_ids(channels)
         clients = await _clients(url, ids, polls)
         process = await _connector_process(
-            ws, url, ids, entries, steady_s, memory, server
+            ws, url, ids, entries, steady_s, memory, server, profile=profile
         )
     finally:
         memory.sample_now()
@@ -195,6 +196,8 @@ async def _connector_process(
     steady_s: float,
     memory: MemoryWatch,
     server: StageProcess,
+    *,
+    profile: bool,
 ) -> dict[str, Any]:
     channels = "".join(f"[[channels]]\nid = {i}\n" for i in ids)
     settings = ws.write_config(
@@ -209,11 +212,23 @@ async def _connector_process(
         ends = await _wait_for_entries(ws.topics["raw"], expected, connector)
         # Caught up: every poll from now on finds nothing new.
         await asyncio.sleep(1.0)
+        spy = (
+            PySpy(connector.pid, ws.folder / "connector.collapsed") if profile else None
+        )
         before = _requests_logged(server)
         started = time.monotonic()
         await asyncio.sleep(steady_s)
         polls = _requests_logged(server) - before
         elapsed = time.monotonic() - started
+        collapsed = spy.stop() if spy else None
+        if collapsed is not None:
+            stacks.save(
+                "connector-steady-polls",
+                stacks.summarise_collapsed(
+                    collapsed,
+                    f"py-spy, connector process polling {len(ids)} caught-up channels",
+                ),
+            )
     finally:
         memory.sample_now()
         connector.stop()

@@ -23,9 +23,17 @@ def _short(frame: str) -> str:
     return f"{name} ({'/'.join(parts[-2:])})" if path else name
 
 
+def _package(frame: str) -> str:
+    # py-spy names frames "name (faust/streams.py:12)", relative to the
+    # sys.path entry: the first part is the package or stdlib module.
+    path = frame.partition(" (")[2].rsplit(":", 1)[0]
+    return path.split("/", 1)[0].removesuffix(".py") if path else frame
+
+
 def summarise_collapsed(collapsed: Path, title: str, top: int = 25) -> str:
-    """Top functions by self and inclusive share of the samples."""
+    """Top packages and functions by self and inclusive share of the samples."""
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
@@ -37,10 +45,17 @@ def summarise_collapsed(collapsed: Path, title: str, top: int = 25) -> str:
         if not frames:
             continue
         total += count
+        packages[_package(stack.split(";")[-1])] += count
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
-    lines = [title, f"samples: {total}", "", "self time (function on top of stack):"]
+    if not total:
+        return f"{title}\nno samples\n"
+    lines = [title, f"samples: {total}", "", "self time by package:"]
+    lines += [
+        f"  {100 * n / total:5.1f} %  {name}" for name, n in packages.most_common(12)
+    ]
+    lines += ["", "self time (function on top of stack):"]
     lines += [f"  {100 * n / total:5.1f} %  {name}" for name, n in own.most_common(top)]
     lines += ["", "inclusive time (function anywhere on the stack):"]
     lines += [
