@@ -384,6 +384,8 @@ class Pipeline:
         """Wait until the alerting group has committed the anonymised topic's end."""
         from aiokafka.admin import AIOKafkaAdminClient
 
+        # The group commits "last record + 1"; a transaction's commit marker
+        # may follow that record, so the end offset itself is never reached.
         group = self.settings.alerting.group_id
         topic = self.topics["anonymised"]
         deadline = time.monotonic() + timeout_s
@@ -392,19 +394,22 @@ class Pipeline:
         try:
             async with self.tail("anonymised") as tail:
                 while time.monotonic() < deadline:
-                    ends = await tail.end_offsets()
+                    await tail.catch_up()
+                    needed: dict[int, int] = {}
+                    for record in tail.of(topic):
+                        needed[record.partition] = record.offset + 1
+                    committed = await admin.list_consumer_group_offsets(group)
                     done = {
                         tp.partition: meta.offset
-                        for tp, meta in (
-                            await admin.list_consumer_group_offsets(group)
-                        ).items()
+                        for tp, meta in committed.items()
                         if tp.topic == topic
                     }
-                    if all(done.get(p, 0) >= end for (_, p), end in ends.items()):
+                    if all(done.get(p, -1) >= n for p, n in needed.items()):
                         return True
                     await asyncio.sleep(0.5)
         finally:
             await admin.close()
+        logger.warning("alerting group %s did not catch up in %s s", group, timeout_s)
         return False
 
     async def account(self, expected: set[SourceKey]) -> AccountingResult:

@@ -123,7 +123,8 @@ class FaultRun:
         expected: set[SourceKey] = self.server.freeze_and_list()
         await self.pipeline.drain(expected, timeout_s=150, quiet_s=40)
         if alerts:
-            await self.pipeline.wait_for_alerting(timeout_s=120)
+            caught_up = await self.pipeline.wait_for_alerting(timeout_s=120)
+            assert caught_up, "the alerting consumer did not reach the topic's end"
         drained = time.monotonic()
         statuses = self.pipeline.stop()
         report.notes.append(
