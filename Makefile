@@ -32,7 +32,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv lint
-	scripts/with-kafka scripts/pytest-strict $(BIN)/pytest tests
+	scripts/with-kafka scripts/pytest-strict $(BIN)/pytest --durations=15 tests
 
 test-unit: venv
 	scripts/pytest-strict $(BIN)/pytest tests/unit
