@@ -69,7 +69,11 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         for part in parts:
             started = time.monotonic()
             print(f"bench: {part} ...", file=sys.stderr, flush=True)
-            results[part] = await _part(part, settings, memory, args, run_id)
+            try:
+                results[part] = await _part(part, settings, memory, args, run_id)
+            except Exception as exc:  # one failed part must not lose the others
+                print(f"bench: {part} failed: {exc}", file=sys.stderr, flush=True)
+                results.setdefault("errors", {})[part] = str(exc)[-2000:]
             results["seconds"][part] = round(time.monotonic() - started, 1)
     finally:
         memory.stop()
