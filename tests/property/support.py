@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 PROFILE_ENV = "VITALSTREAM_PROPERTY_PROFILE"
-# 18 properties; their weights below add up to about 19, so "ci" tries
-# about 19 x 6,000 = 114,000 inputs.
+# The properties' weights (``examples(weight)``) add up to about 19.5, so
+# "ci" tries about 19.5 x 5,500 = 107,000 generated inputs, plus the
+# hand-picked cases; cheap properties carry more of them than slow ones.
 settings.register_profile(
     "ci",
-    max_examples=6_000,
+    max_examples=5_500,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -83,7 +84,7 @@ HOSTILE_TEXT = st.sampled_from(
 )
 
 
-def json_values(max_leaves: int = 30) -> st.SearchStrategy[Any]:
+def json_values(max_leaves: int = 10) -> st.SearchStrategy[Any]:
     """JSON-like values with hostile scalars (NaN, huge numbers) mixed in."""
     scalars = st.one_of(
         st.none(),

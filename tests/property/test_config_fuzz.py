@@ -65,21 +65,21 @@ def loads_or_refuses(content: bytes) -> None:
     assert isinstance(settings, Settings)
 
 
-@examples(0.5)
+@examples(0.06)
 @given(EDITS)
 def test_mutated_example_config(edits: list[tuple[int, int, int]]) -> None:
     tried("config: mutated example file (non-UTF-8 included)")
     loads_or_refuses(mutate(EXAMPLE, edits))
 
 
-@examples(0.5)
+@examples(0.06)
 @given(toml_documents())
 def test_any_toml_document(doc: dict[str, Any]) -> None:
     tried("config: any TOML document")
     loads_or_refuses(toml_text(doc).encode())
 
 
-@examples(0.5)
+@examples(0.06)
 @given(
     st.dictionaries(
         st.sampled_from(SECTIONS),

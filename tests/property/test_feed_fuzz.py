@@ -77,7 +77,7 @@ def decode_and_parse(body: bytes) -> None:
         every_entry_accounted(page)
 
 
-@examples(1.5)
+@examples(0.5)
 @given(json_values())
 def test_any_json_document(doc: Any) -> None:
     tried("feed: any JSON document")
@@ -88,24 +88,24 @@ def test_any_json_document(doc: Any) -> None:
     every_entry_accounted(page)
 
 
-FIELD_VALUE = st.one_of(json_values(8), HOSTILE_TEXT, HOSTILE_FLOATS, HOSTILE_INTS)
+FIELD_VALUE = st.one_of(json_values(3), HOSTILE_TEXT, HOSTILE_FLOATS, HOSTILE_INTS)
 
 
-@examples(2.0)
+@examples(0.4)
 @given(
     st.lists(
         st.fixed_dictionaries(
             {
                 "created_at": st.one_of(
-                    st.just("2021-07-19T19:07:36Z"), HOSTILE_TEXT, json_values(3)
+                    st.just("2021-07-19T19:07:36Z"), HOSTILE_TEXT, json_values(2)
                 ),
                 "entry_id": st.one_of(st.integers(1, 10**6), HOSTILE_INTS, FIELD_VALUE),
             },
             optional={f"field{n}": FIELD_VALUE for n in range(1, 9)},
         ),
-        max_size=8,
+        max_size=4,
     ),
-    st.one_of(st.none(), json_values(6)),
+    st.one_of(st.none(), json_values(4)),
 )
 def test_feed_entries_with_wrong_types_in_every_field(
     feeds: list[dict[str, Any]], channel: Any
@@ -118,21 +118,21 @@ def test_feed_entries_with_wrong_types_in_every_field(
     every_entry_accounted(page)
 
 
-@examples(1.5)
+@examples(2)
 @given(EDITS)
 def test_mutated_recorded_answer(edits: list[tuple[int, int, int]]) -> None:
     tried("feed: mutated recorded feeds.json bytes")
     decode_and_parse(mutate(RECORDED_JSON, edits))
 
 
-@examples(1.0)
+@examples(3)
 @given(st.binary(max_size=300))
 def test_random_bytes_as_an_answer(body: bytes) -> None:
     tried("feed: random bytes (non-UTF-8 included) as a 200 answer")
     decode_and_parse(body)
 
 
-@examples(1.0)
+@examples(0.5)
 @given(st.one_of(json_values(4), HOSTILE_TEXT, HOSTILE_FLOATS, HOSTILE_INTS))
 def test_any_field_value(raw: Any) -> None:
     tried("feed: parse_value on any value")
@@ -143,7 +143,7 @@ def test_any_field_value(raw: Any) -> None:
         assert value is None or math.isfinite(value)
 
 
-@examples(1.0)
+@examples(0.5)
 @given(EDITS, st.sampled_from(["", "\x00", "\ufffd", "\n,,,\n", '"']))
 def test_mutated_csv_export(edits: list[tuple[int, int, int]], junk: str) -> None:
     tried("feed: mutated CSV export")

@@ -37,7 +37,7 @@ def judged(policy: FieldPolicy | Exception) -> None:
         assert policy.rules
 
 
-@examples(1.0)
+@examples(0.5)
 @given(EDITS)
 def test_mutated_example_policy_file(edits: list[tuple[int, int, int]]) -> None:
     tried("policy: mutated example file (non-UTF-8 included)")
@@ -46,14 +46,14 @@ def test_mutated_example_policy_file(edits: list[tuple[int, int, int]]) -> None:
     loads_or_refuses(path)
 
 
-@examples(1.0)
+@examples(0.2)
 @given(toml_documents())
 def test_any_toml_document(doc: dict[str, Any]) -> None:
     tried("policy: any TOML document")
     judged(outcome(lambda: FieldPolicy.from_toml(toml_text(doc)), PolicyError))
 
 
-@examples(1.0)
+@examples(0.3)
 @given(
     st.dictionaries(
         st.one_of(

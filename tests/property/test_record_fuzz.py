@@ -90,7 +90,7 @@ def with_field(sample: bytes, name: str, value: Any) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-@examples(1.0)
+@examples(3)
 @given(st.binary(max_size=400))
 def test_random_bytes(data: bytes) -> None:
     tried("records: random bytes (non-UTF-8 included)")
@@ -108,7 +108,7 @@ def _field_names(kind: str) -> list[str]:
     return sorted(orjson.loads(SAMPLES[kind]))
 
 
-@examples(2.0)
+@examples(0.4)
 @given(st.data())
 def test_wrong_types_in_every_field(data: st.DataObject) -> None:
     tried("records: wrong types in every field")
@@ -127,7 +127,7 @@ def test_wrong_types_in_every_field(data: st.DataObject) -> None:
     decode_all(text)
 
 
-@examples(1.0)
+@examples(0.3)
 @given(json_values())
 def test_any_json_document(doc: Any) -> None:
     tried("records: any JSON document")

@@ -32,10 +32,9 @@ def refused(token: Any, **context: Any) -> None:
     value = outcome(lambda: unseal(KEYRING, token, **arguments), UnsealError)
     if isinstance(value, UnsealError):
         # One opaque message: never which check failed, never the token.
-        message = str(value)
-        assert message.startswith("a sealed value")
-        assert message.endswith("could not be unsealed")
-        assert not isinstance(token, str) or len(token) < 8 or token not in message
+        field = arguments["field"]
+        where = f" of field {field!r}" if field else ""
+        assert str(value) == f"a sealed value{where} could not be unsealed"
         return
     # Only the untouched token in its own context opens.
     assert token == TOKEN
@@ -43,14 +42,14 @@ def refused(token: Any, **context: Any) -> None:
     assert value == 72.0
 
 
-@examples(1.0)
+@examples(2)
 @given(st.text(max_size=80))
 def test_random_text(token: str) -> None:
     tried("sealed: random text tokens")
     refused(token)
 
 
-@examples(1.0)
+@examples(2)
 @given(
     st.text(
         alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=",
@@ -63,14 +62,14 @@ def test_well_formed_prefix_random_body(body: str) -> None:
     refused(PREFIX + body)
 
 
-@examples(1.5)
+@examples(1)
 @given(EDITS)
 def test_mutated_tokens(edits: list[tuple[int, int, int]]) -> None:
     tried("sealed: mutated valid tokens (bytes flipped, cut, added)")
     refused(mutate(TOKEN.encode(), edits).decode("latin-1"))
 
 
-@examples(0.5)
+@examples(1)
 @given(
     st.one_of(st.text(max_size=30), HOSTILE_TEXT),
     st.sampled_from(["subject", "field", "observed_at"]),
@@ -80,7 +79,7 @@ def test_valid_token_in_another_context(other: str, which: str) -> None:
     refused(TOKEN, **{which: other})
 
 
-@examples(0.5)
+@examples(0.2)
 @given(json_values(4))
 def test_tokens_of_the_wrong_type(token: Any) -> None:
     tried("sealed: tokens of the wrong type")
