@@ -72,8 +72,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 results[part] = await _part(part, settings, memory, args, run_id)
             except Exception as exc:  # one failed part must not lose the others
-                print(f"bench: {part} failed: {exc}", file=sys.stderr, flush=True)
-                results.setdefault("errors", {})[part] = str(exc)[-2000:]
+                print(f"bench: {part} failed: {exc!r}", file=sys.stderr, flush=True)
+                results.setdefault("errors", {})[part] = repr(exc)[-2000:]
             results["seconds"][part] = round(time.monotonic() - started, 1)
     finally:
         memory.stop()

@@ -145,7 +145,11 @@ async def _clients(url: str, ids: list[int], polls: int) -> dict[str, Any]:
         ),
         ("httpx_default_pool_all_at_once", httpx.Limits(), None),
     ):
-        async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+        # A long pool timeout: requests started at once wait for a connection.
+        timeout = httpx.Timeout(60.0)
+        async with httpx.AsyncClient(
+            base_url=url, limits=limits, timeout=timeout
+        ) as client:
 
             async def httpx_poll(
                 index: int, client: httpx.AsyncClient = client
@@ -154,7 +158,10 @@ async def _clients(url: str, ids: list[int], polls: int) -> dict[str, Any]:
                 (await client.get(path, params=query)).raise_for_status()
 
             await _timed(CONCURRENCY, httpx_poll, CONCURRENCY)
-            results[name] = await _timed(polls, httpx_poll, gate)
+            try:
+                results[name] = await _timed(polls, httpx_poll, gate)
+            except httpx.HTTPError as exc:
+                results[name] = f"failed: {exc!r}"[:300]
 
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with (

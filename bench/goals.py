@@ -175,7 +175,8 @@ def _figures(results: dict[str, Any]) -> list[str]:
         )
         for name, rate in connector["clients"].items():
             if name != "polls":
-                rows.append((f"  client {name} polls/s", f"{rate:,.0f}"))
+                shown = f"{rate:,.0f}" if isinstance(rate, float) else "failed"
+                rows.append((f"  client {name} polls/s", shown))
     for role, mb in results.get("peak_rss_mb", {}).items():
         rows.append((f"peak RSS {role} MB", f"{mb:.0f}"))
     width = max(len(name) for name, _ in rows) if rows else 0
