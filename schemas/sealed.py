@@ -131,7 +131,12 @@ class SealingContext:
             )
         except (UnicodeEncodeError, binascii.Error):
             raise UnsealError(field) from None
-        aad = _VERSION_ITEM + _item(key_id) + self._context_items() + _item(field)
+        try:
+            aad = _VERSION_ITEM + _item(key_id) + self._context_items() + _item(field)
+        except ValueError:
+            # A subject, time or field too long for its length prefix: no
+            # sealer wrote this token for it, and one error says so.
+            raise UnsealError(field[:64]) from None
         try:
             plain = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
         except InvalidTag:
