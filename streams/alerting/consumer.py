@@ -52,6 +52,8 @@ _POLL_MS = 500
 _MAX_RECORDS = 500
 _STATS_EVERY_S = 30.0
 _RELOAD_S = 5.0
+#: How far ahead of the wall clock an observation may be (clock skew).
+MAX_AHEAD_S = 300.0
 
 
 @dataclass
@@ -210,7 +212,16 @@ class AlertingConsumer:
         kafka_time = datetime.fromtimestamp(message.timestamp / 1000, UTC)
         obs = observation(opened, utc_iso(kafka_time))
         try:
-            self._clock.observe(parse_utc(obs.observed_at).timestamp())
+            observed = parse_utc(obs.observed_at).timestamp()
+            if observed > time.time() + MAX_AHEAD_S:
+                # A wrong device or server clock. Evaluated, it would move the
+                # stream clock ahead (every other subject "silent", a time
+                # past year 9999 a crash) and pin the subject's latest values.
+                raise ValueError(
+                    f"observed_at {obs.observed_at} is more than {MAX_AHEAD_S:.0f} s "
+                    "ahead of this host's clock"
+                )
+            self._clock.observe(observed)
             evaluation = self.engine.observe(obs, heard_at=self._clock.now_epoch())
         except ValueError as exc:
             self._dead_letter(message, f"cannot evaluate: {exc}", batch)

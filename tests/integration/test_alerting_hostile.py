@@ -1,0 +1,101 @@
+"""Hostile records on the anonymised topic: each one a dead letter or harmless.
+
+Anyone who can write to the anonymised topic can put anything on it; the
+authorised consumer must neither stop nor stop others' alerts over it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas.anonymised import anonymise
+from schemas.keyring import Keyring
+from schemas.policy import FieldPolicy
+from schemas.records import DeadLetter
+from tests.integration.alerting_support import (
+    prepare,
+    produce,
+    produce_raw_value,
+    read_topic,
+    reading,
+    run_consumer,
+)
+from vitalstream.config import Settings
+
+pytestmark = pytest.mark.kafka
+
+SettingsFactory = Callable[..., Settings]
+TOO_LONG = "x" * 70_000
+FAR_FUTURE = "9999-12-31T23:59:59Z"
+
+
+def hostile_settings(make_settings: SettingsFactory, tmp_path: Path) -> Settings:
+    return make_settings(
+        alerting={
+            "group_id": f"test-hostile-{uuid.uuid4().hex[:8]}",
+            "audit_log": str(tmp_path / "audit.log"),
+        }
+    )
+
+
+async def test_oversized_subject_or_field_is_a_dead_letter_not_a_crash(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = hostile_settings(make_settings, tmp_path)
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    record = anonymise(reading("w1", 1, spo2=97), FieldPolicy.default(), keyring)
+    token = record.sealed["spo2"]
+    # A well-formed token under a key id the keyring holds, in a record
+    # whose subject, or field name, is too long for the sealed format.
+    for change in ({"subject": TOO_LONG}, {"sealed": {TOO_LONG: token}}):
+        doc = {**orjson.loads(record.to_json()), **change}
+        await produce_raw_value(settings, record.key, orjson.dumps(doc))
+    await produce(settings, keyring, [reading("w1", n, spo2=97) for n in range(2, 5)])
+
+    _, stats = await run_consumer(settings, keyring)
+
+    assert stats.evaluated == 3
+    dead = await read_topic(settings, settings.topics.deadletter.name)
+    reasons = [DeadLetter.from_json(value).reason for value in dead]
+    assert len(reasons) == 2
+    assert all(reason.startswith("cannot unseal") for reason in reasons)
+
+
+async def test_a_reading_from_the_far_future_neither_stops_nor_silences_others(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = hostile_settings(make_settings, tmp_path)
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    future = replace(reading("clock-wrong", 1, spo2=97), observed_at=FAR_FUTURE)
+    await produce(
+        settings,
+        keyring,
+        [reading("w2", 1, spo2=97), reading("w3", 1, spo2=97)]
+        + [future]
+        + [reading("w2", n, spo2=97) for n in range(2, 5)],
+    )
+
+    _, stats = await run_consumer(settings, keyring)
+    # Restarted, it restores the far-future subject's state: still no crash.
+    _, again = await run_consumer(settings, keyring, idle_exit_s=2.0)
+
+    assert stats.evaluated == 5
+    assert again.records == 0
+    dead = await read_topic(settings, settings.topics.deadletter.name)
+    [reason] = [DeadLetter.from_json(value).reason for value in dead]
+    assert FAR_FUTURE in reason
+    assert "ahead of this host's clock" in reason
+    alerts = [
+        orjson.loads(value)
+        for value in await read_topic(settings, settings.topics.alerts.name)
+    ]
+    # The stream clock did not jump eight thousand years: nobody is silent.
+    assert [a for a in alerts if a["kind"] == "device_silent"] == []
