@@ -185,6 +185,18 @@ class AnonymiserSettings(_Section):
     group_id: str = "vitalstream-anonymiser"
     web_port: int = Field(default=6066, ge=0, le=65535)
     data_dir: Path = Path("var/anonymiser")
+    # How soon the group hands a dead worker's partitions to the others
+    # (Faust's default is 60 s); the broker accepts 6 s at the least.
+    session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    heartbeat_interval_s: float = Field(default=2.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> AnonymiserSettings:
+        if self.heartbeat_interval_s * 3 > self.session_timeout_s:
+            raise ValueError(
+                "heartbeat_interval_s must be at most a third of session_timeout_s"
+            )
+        return self
 
 
 class KeysSettings(_Section):

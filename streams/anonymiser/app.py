@@ -53,6 +53,8 @@ def create_app(
         # the raw topic still holds is to be anonymised.
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=anonymiser.session_timeout_s,
+        broker_heartbeat_interval=anonymiser.heartbeat_interval_s,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=port != 0,

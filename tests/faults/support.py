@@ -14,9 +14,12 @@ from vitalstream.alert_accounting import AlertAccounting
 from vitalstream.pipeline import Pipeline, PipelineOptions, SourceServer
 
 # A worker killed with SIGKILL stays in its consumer group until its session
-# times out, and a restarted one is assigned partitions only after that:
-# Faust's default is 60 s (broker_session_timeout, read from this variable).
-FAST_REJOIN = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+# times out, and a restarted one is assigned partitions only after that
+# (anonymiser.session_timeout_s, 10 s by default): the broker's least.
+FAST_REJOIN = {
+    "VITALSTREAM_ANONYMISER__SESSION_TIMEOUT_S": "6",
+    "VITALSTREAM_ANONYMISER__HEARTBEAT_INTERVAL_S": "1",
+}
 
 
 @dataclass

@@ -126,3 +126,12 @@ def test_example_config_is_valid() -> None:
 
     assert isinstance(settings, Settings)
     assert settings.channels
+
+
+def test_heartbeat_must_fit_the_session_timeout(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "[anonymiser]\nsession_timeout_s = 6\nheartbeat_interval_s = 3\n"
+    )
+
+    with pytest.raises(ConfigError, match="at most a third of session_timeout_s"):
+        load_settings(path)
