@@ -168,12 +168,15 @@ def _anonymise(
         metric = plan_of(name)
         if value is not None and not isfinite(value):
             raise _CannotApplyError(name, repr(value), "a finite number or null")
-        if metric.seal:
-            sealed[name] = None if value is None else context.seal(name, value)
-        if metric.keep:
-            clear[name] = value
-        if metric.band is not None:
-            bands[name] = None if value is None else metric.band.label(value)
+        try:
+            if metric.seal:
+                sealed[name] = None if value is None else context.seal(name, value)
+            if metric.keep:
+                clear[name] = value
+            if metric.band is not None:
+                bands[name] = None if value is None else metric.band.label(value)
+        except (ValueError, OverflowError):
+            raise _unappliable(name, value) from None
 
     return AnonymisedReading(
         subject,
@@ -200,6 +203,18 @@ def unseal_reading(
 class _CannotApplyError(Exception):
     def __init__(self, field: str, found: str, allowed: str) -> None:
         self.field, self.found, self.allowed = field, found, allowed
+
+
+def _unappliable(name: str, value: float | None) -> _CannotApplyError:
+    # Sealing refuses a field name its length prefix cannot hold
+    # (SEALED-FORMAT.md); a band grid cannot index a value near the
+    # largest double.
+    size = len(name.encode("utf-8"))
+    if size > 0xFFFF:
+        return _CannotApplyError(
+            f"{name[:32]}...", f"a name of {size} bytes", "at most 65535 bytes"
+        )
+    return _CannotApplyError(name, repr(value), "a value the band grid can place")
 
 
 def _cut(name: str, text: str, unit: str | None) -> str | None:
