@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -36,7 +38,8 @@ def alert(app: AppContext, idle_exit: float) -> None:
             loop.add_signal_handler(signum, stop.set)
         await consumer.run(stop, idle_exit_s=idle_exit)
 
-    asyncio.run(main())
+    with _kafka_errors_said(settings.kafka.bootstrap_servers):
+        asyncio.run(main())
     click.echo(f"alerting: {consumer.stats.summary()}", err=True)
 
 
@@ -84,7 +87,8 @@ def decrypt(
         format="json" if fmt == "json" else "csv",
         output=output,
     )
-    outcome = asyncio.run(decrypt(settings, keyring, request))
+    with _kafka_errors_said(settings.kafka.bootstrap_servers):
+        outcome = asyncio.run(decrypt(settings, keyring, request))
     click.echo(
         f"decrypt: {outcome.records} records"
         + (
@@ -95,3 +99,18 @@ def decrypt(
         + f"; audited in {settings.alerting.audit_log}",
         err=True,
     )
+
+
+@contextlib.contextmanager
+def _kafka_errors_said(bootstrap_servers: str) -> Iterator[None]:
+    # One line naming the broker instead of aiokafka's traceback.
+    from aiokafka.errors import KafkaConnectionError
+
+    from streams.alerting.errors import AlertingError
+
+    try:
+        yield
+    except KafkaConnectionError as exc:
+        raise AlertingError(
+            f"cannot reach Kafka at {bootstrap_servers}: {exc}"
+        ) from None

@@ -13,9 +13,10 @@ anonymiser transaction that aborted are never evaluated.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -102,7 +103,9 @@ class AlertingConsumer:
         """Consume until ``stop`` is set (or ``idle_exit_s`` pass with no record)."""
         settings = self.settings
         alerting = settings.alerting
-        await ensure_state_topic(settings)
+        if not await _unless_stopped(ensure_state_topic(settings), stop):
+            logger.info("alerting stopped before Kafka answered")
+            return self.stats
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka.bootstrap_servers,
             client_id=f"{settings.kafka.client_id}-alerting",
@@ -129,12 +132,14 @@ class AlertingConsumer:
                 attempts=alerting.webhook_attempts,
             )
             self._webhook.start()
-        await self._producer.start()
         try:
             self._consumer.subscribe(
                 [settings.topics.anonymised.name], listener=_StateOnRebalance(self)
             )
-            await self._consumer.start()
+            for client in (self._producer, self._consumer):
+                if not await _unless_stopped(client.start(), stop):
+                    logger.info("alerting stopped before Kafka answered")
+                    return self.stats
             logger.info(
                 "alerting started: group %s reads %s, writes %s (state in %s)",
                 alerting.group_id,
@@ -346,6 +351,25 @@ class AlertingConsumer:
                 if partition in partitions:
                     self.engine.forget(subject)
                     del self._partition_of[subject]
+
+
+async def _unless_stopped(step: Awaitable[Any], stop: asyncio.Event) -> bool:
+    # Start-up waits on Kafka (40 s per attempt when an address accepts and
+    # never answers); SIGTERM must not wait with it. False: stopped first.
+    task = asyncio.ensure_future(step)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        return False
+    task.result()  # its error, if any
+    return True
 
 
 class _StateOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
