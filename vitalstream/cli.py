@@ -29,6 +29,9 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+#: Third-party loggers whose debug output carries the records themselves.
+RECORD_QUOTING_LOGGERS = ("aiokafka.conn", "aiokafka.producer")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
@@ -53,6 +56,11 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Their debug lines quote record keys and values (raw readings, device
+    # labels in the clear): never below INFO, whatever --log-level says.
+    quoting_level = max(logging.INFO, logging.getLevelName(log_level.upper()))
+    for name in RECORD_QUOTING_LOGGERS:
+        logging.getLogger(name).setLevel(quoting_level)
     ctx.obj = AppContext(config_path)
 
 
