@@ -32,6 +32,9 @@ READING_ATTRIBUTES = (
     "ingested_at",
     "temperature_site",
 )
+# Where a temperature was taken (CLINICAL.md); config.MeasurementSite.
+TEMPERATURE_SITES = ("core", "oral", "tympanic", "axillary", "skin")
+_RAW_FIELDS = frozenset({"schema", "metrics", "temperature_site", *READING_ATTRIBUTES})
 
 
 def utc_iso(moment: datetime) -> str:
@@ -98,6 +101,9 @@ class Reading:
         """Decode a raw-topic value; raise :class:`RecordError` on any deviation."""
         doc = _load_object(data)
         _expect_schema(doc, RAW_SCHEMA)
+        if len(doc) > len(_RAW_FIELDS):
+            unknown = sorted(set(doc) - _RAW_FIELDS)
+            raise RecordError(f"{unknown[0][:64]}: not a field of {RAW_SCHEMA}")
         metrics = _field(doc, "metrics", dict)
         checked: dict[str, float | None] = {}
         for name, value in metrics.items():
@@ -123,6 +129,11 @@ class Reading:
         )
         if not reading.device:
             raise RecordError("device: must not be empty")
+        if reading.temperature_site not in TEMPERATURE_SITES:
+            raise RecordError(
+                f"temperature_site: {reading.temperature_site[:64]!r} is not one of "
+                f"{', '.join(TEMPERATURE_SITES)}"
+            )
         return reading
 
 
