@@ -73,6 +73,18 @@ class Band:
             f"{_fmt(lo, self.decimals)}-{_fmt(lo + self.width - unit, self.decimals)}"
         )
 
+    @property
+    def names_single_values(self) -> bool:
+        """Whether some band is one step of its label's precision wide.
+
+        Its label (``72-72``) then is the value at that precision: ``keep``
+        in all but name.
+        """
+        unit = 10.0**-self.decimals * (1 + 1e-9)
+        if self.width is not None:
+            return self.width <= unit
+        return any(hi - lo <= unit for lo, hi in itertools.pairwise(self.edges))
+
     def to_toml_value(self) -> dict[str, object]:
         if self.width is None:
             return {"edges": list(self.edges)}

@@ -9,6 +9,7 @@ so a bad policy stops a stage at start-up.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from schemas.bands import TIME_UNITS, Band
 from schemas.errors import PolicyError
 from schemas.metrics import DEFAULT_ALIASES, METRICS
 from schemas.records import READING_ATTRIBUTES
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ACTIONS",
@@ -289,12 +292,20 @@ def _parse_band(name: str, spec: object) -> Band:
         raise PolicyError(name, f"band = {spec!r}", allowed)
     try:
         if set(spec) == {"edges"} and isinstance(spec["edges"], list):
-            return Band.from_edges(spec["edges"])
-        if set(spec) in ({"width"}, {"width", "origin"}):
-            return Band.from_width(spec["width"], spec.get("origin", 0.0))
+            band = Band.from_edges(spec["edges"])
+        elif set(spec) in ({"width"}, {"width", "origin"}):
+            band = Band.from_width(spec["width"], spec.get("origin", 0.0))
+        else:
+            raise PolicyError(name, f"band = {spec!r}", allowed)
     except ValueError as exc:
         raise PolicyError(name, f"band {exc}", allowed) from None
-    raise PolicyError(name, f"band = {spec!r}", allowed)
+    if band.names_single_values:
+        logger.warning(
+            "policy for field %r: a band one step of its precision wide shows "
+            "the value itself in the clear (as keep would); widen it",
+            name,
+        )
+    return band
 
 
 def _check_rule(rule: FieldRule) -> None:
