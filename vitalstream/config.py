@@ -336,8 +336,18 @@ def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError
         setting,
         found,
         allowed + (f" (and {more} more problem(s))" if more else ""),
-        source=str(config_file) if config_file else "environment",
+        source=_source_of(first["loc"], config_file),
     )
+
+
+def _source_of(loc: tuple[int | str, ...], config_file: Path | None) -> str:
+    # The environment overrides the file: blame the variable when one is set
+    # for the setting or a section holding it (VITALSTREAM_CHANNELS=[...]).
+    for end in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(str(part) for part in loc[:end]).upper()
+        if name in os.environ:
+            return f"environment ({name})"
+    return str(config_file) if config_file else "environment"
 
 
 def _short(value: object) -> str:
