@@ -80,6 +80,8 @@ class Webhook:
         self.sent = 0
         self.failed = 0
         self._client = httpx.AsyncClient(timeout=timeout_s)
+        self._hidden = _HiddenUrl(url)
+        logging.getLogger("httpx").addFilter(self._hidden)
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
 
@@ -102,6 +104,7 @@ class Webhook:
         if self._task is not None:
             self._task.cancel()
         await self._client.aclose()
+        logging.getLogger("httpx").removeFilter(self._hidden)
 
     async def _deliver_all(self) -> None:
         while True:
@@ -139,3 +142,21 @@ def _describe(error: BaseException | None) -> str:
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
     return type(error).__name__ if error is not None else "unknown"
+
+
+class _HiddenUrl(logging.Filter):
+    # httpx logs every request URL at INFO, and a webhook URL is often the
+    # receiver's credential (a token in its path or query): show the origin.
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parsed = httpx.URL(url)
+        self._urls = {url, str(parsed)}
+        self._shown = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/***"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for url in self._urls:
+            if url in message:
+                record.msg, record.args = message.replace(url, self._shown), None
+                message = record.msg
+        return True
