@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
+from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -98,13 +100,17 @@ class ThingSpeakClient:
             jitter=self._retry.initial_s,
         )
         self._slots = asyncio.Semaphore(settings.concurrency)
+        limits = httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        )
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             timeout=settings.request_timeout_s,
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
+            # httpx's API over aiohttp's connection pool: httpcore's pool
+            # costs ~4x the CPU per poll (bench/README.md, connector polls).
+            transport=AiohttpTransport(limits=limits),
+            limits=limits,
             headers={"Accept": "application/json"},
             follow_redirects=False,
         )
@@ -167,7 +173,12 @@ class ThingSpeakClient:
         async with self._slots:
             try:
                 response = await self._http.get(path, params=params)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
+                if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
+                    # httpx-aiohttp maps a refused connection to ConnectTimeout.
+                    raise _TransientError(
+                        f"GET {path} failed: ConnectError: {_redact(exc, key)}"
+                    ) from None
                 raise _TransientError(
                     f"GET {path} timed out after {self._settings.request_timeout_s}s"
                 ) from None

@@ -85,6 +85,11 @@ class ThingSpeakSource:
         self._channels = shard(settings.channels, instance, instances)
         self._instance = instance
         self._retry = retry
+        # Back-pressure: a channel holds its fetched pages until Kafka commits
+        # them, so only so many channels catch up at once; the others wait
+        # before fetching, not with pages in memory (1,000 channels backfilling
+        # at once would otherwise hold every page).
+        self._catching_up = asyncio.Semaphore(2 * settings.connector.concurrency)
         try:
             self._aliases = AliasTable(settings.connector.aliases)
         except ValueError as exc:
@@ -147,7 +152,8 @@ class ThingSpeakSource:
         while not stop.is_set():
             delay = settings.poll_interval_s
             try:
-                await poller.catch_up()
+                async with self._catching_up:
+                    await poller.catch_up()
             except DeliveryError:
                 stop.set()
                 return
