@@ -107,13 +107,16 @@ async def test_silent_device_raises_device_silent(
     settings = alerting_settings(make_settings, tmp_path)
     keyring = Keyring.generate(tmp_path / "keyring.json")
     await prepare(settings)
-    # "quiet" sends once at entry 1; "busy" goes on for 20 minutes (stream
-    # time), past the 900 s silence limit of "quiet".
-    readings = [reading("quiet", 1, channel=1, heart_rate=70)]
-    readings += [
+    # "quiet" sends once at entry 1 and is read; then "busy" goes on for 20
+    # minutes (stream time), past the 900 s silence limit of "quiet". (Were
+    # both on the topic at once, which partition is fetched first would
+    # decide whether "quiet" arrived before or after the clock moved on.)
+    await produce(settings, keyring, [reading("quiet", 1, channel=1, heart_rate=70)])
+    await run_consumer(settings, keyring, idle_exit_s=2.0)
+    busy = [
         reading("busy", n, channel=2, every_s=60, heart_rate=70) for n in range(1, 21)
     ]
-    await produce(settings, keyring, readings)
+    await produce(settings, keyring, busy)
 
     await run_consumer(settings, keyring)
 
