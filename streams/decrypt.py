@@ -99,12 +99,15 @@ async def decrypt(
     """Read, unseal and write the requested records; audit the call."""
     outcome: DecryptOutcome | None = None
     error: str | None = None
+    skipped: list[int] = []
     try:
-        rows = [row async for row in _rows(settings, keyring, request)]
+        rows = [row async for row in _rows(settings, keyring, request, skipped)]
         _write(rows, request)
         outcome = DecryptOutcome(
             records=len(rows),
-            unseal_failures=sum(1 for row in rows if row["error"]),
+            # Records left out because they could not be opened count too:
+            # with the wrong keyring every one of them is such a record.
+            unseal_failures=sum(1 for row in rows if row["error"]) + len(skipped),
         )
         return outcome
     except Exception as exc:
@@ -114,15 +117,17 @@ async def decrypt(
         append_audit(settings, request, outcome, error)
 
 
-async def _rows(settings: Settings, keyring: Keyring, request: DecryptRequest) -> Any:
+async def _rows(
+    settings: Settings, keyring: Keyring, request: DecryptRequest, skipped: list[int]
+) -> Any:
     async for message in read_to_end(settings, settings.topics.anonymised.name):
-        row = _row(message, keyring, request)
+        row = _row(message, keyring, request, skipped)
         if row is not None:
             yield row
 
 
 def _row(
-    message: Any, keyring: Keyring, request: DecryptRequest
+    message: Any, keyring: Keyring, request: DecryptRequest, skipped: list[int]
 ) -> dict[str, Any] | None:
     base = {"partition": message.partition, "offset": message.offset}
     try:
@@ -132,6 +137,7 @@ def _row(
             # Without an opened record neither subject nor time is known
             # for sure; keep the row only when the whole topic was asked.
             logger.warning("offset %d not decrypted: %s", message.offset, exc.reason)
+            skipped.append(message.offset)
             return None
         return {**base, "error": exc.reason}
     record = opened.record
@@ -232,7 +238,7 @@ def append_audit(
         "output": str(request.output) if request.output else "-",
         "records": outcome.records if outcome else None,
         "unseal_failures": outcome.unseal_failures if outcome else None,
-        "outcome": "ok" if error is None else f"failed: {error}",
+        "outcome": _audit_outcome(outcome, error),
     }
     path = settings.alerting.audit_log
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,3 +247,11 @@ def append_audit(
         handle.write(orjson.dumps(entry) + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _audit_outcome(outcome: DecryptOutcome | None, error: str | None) -> str:
+    if error is not None:
+        return f"failed: {error}"
+    if outcome is not None and outcome.unseal_failures:
+        return f"incomplete: {outcome.unseal_failures} record(s) could not be unsealed"
+    return "ok"

@@ -99,6 +99,13 @@ def decrypt(
         + f"; audited in {settings.alerting.audit_log}",
         err=True,
     )
+    if outcome.unseal_failures:
+        # Not a success: a wrong keyring would otherwise look like an
+        # empty or short answer.
+        raise click.ClickException(
+            f"{outcome.unseal_failures} record(s) could not be unsealed: is this "
+            "the keyring the anonymiser seals with? (keys.keyring)"
+        )
 
 
 @contextlib.contextmanager

@@ -149,3 +149,25 @@ async def test_bad_time_is_refused_naming_the_option(
     assert result.returncode == 2
     assert "--since" in result.stderr
     assert "ISO-8601" in result.stderr
+
+
+@pytest.mark.parametrize("scope", [[], ["--since", "2000-01-01T00:00:00Z"]])
+async def test_a_wrong_keyring_is_a_failure_not_an_empty_answer(
+    recorded: tuple[Settings, Path, Keyring], tmp_path: Path, scope: list[str]
+) -> None:
+    settings, config, keyring = recorded
+    await prepare(settings)
+    await produce(
+        settings, keyring, [reading("wrist-7", n, heart_rate=70) for n in range(1, 6)]
+    )
+    Keyring.generate(keyring.path, overwrite=True)  # not the one that sealed
+
+    result = decrypt(
+        config, "--format", "json", "--output", str(tmp_path / "o.json"), *scope
+    )
+
+    assert result.returncode == 1
+    assert "5 record(s) could not be unsealed" in result.stderr
+    audit = json.loads(settings.alerting.audit_log.read_text().splitlines()[-1])
+    assert audit["unseal_failures"] == 5
+    assert audit["outcome"].startswith("incomplete")
