@@ -34,6 +34,8 @@ def create_app(
     run on one machine without picking ports.
     """
     anonymiser = settings.anonymiser
+    # Faust keeps its table state here and fails on a missing parent folder.
+    anonymiser.data_dir.mkdir(parents=True, exist_ok=True)
     port = anonymiser.web_port if web_port is None else web_port
     app = faust.App(
         anonymiser.group_id,
