@@ -12,6 +12,7 @@ setting, what was found and what is allowed.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from pydantic_settings import (
 )
 
 from vitalstream.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "vitalstream.toml"
 ENV_PREFIX = "VITALSTREAM_"
@@ -293,8 +296,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
     ``path`` falls back to ``VITALSTREAM_CONFIG``, then to ``vitalstream.toml``
     in the working directory if it exists, then to the built-in defaults.
-    ``.env`` in the working directory is loaded into the environment first
-    (existing variables win), so secrets and overrides can live there.
+    ``.env`` in the working directory, then ``.env`` beside the config file,
+    are loaded into the environment (variables already set win), so secrets
+    and overrides can live there.
     """
     load_dotenv_file(Path(".env"))
     chosen = path or os.environ.get("VITALSTREAM_CONFIG")
@@ -309,6 +313,12 @@ def load_settings(path: Path | str | None = None) -> Settings:
         default = Path(DEFAULT_CONFIG_FILE)
         config_file = default if default.is_file() else None
 
+    if config_file is not None:
+        # A .env beside the configuration file serves too, wherever one runs.
+        load_dotenv_file(config_file.parent / ".env")
+    logger.info(
+        "configuration: %s", config_file or "built-in defaults (no vitalstream.toml)"
+    )
     _CONFIG_FILE_IN_USE["path"] = config_file
     try:
         return Settings()

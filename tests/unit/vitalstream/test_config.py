@@ -135,3 +135,19 @@ def test_heartbeat_must_fit_the_session_timeout(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="at most a third of session_timeout_s"):
         load_settings(path)
+
+
+def test_dotenv_beside_the_config_file_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("THINGSPEAK_READ_KEY_77=beside-config\n")
+    config = elsewhere / "vitalstream.toml"
+    config.write_text("[[channels]]\nid = 77\n")
+    monkeypatch.setenv("THINGSPEAK_READ_KEY_77", "")
+    monkeypatch.delenv("THINGSPEAK_READ_KEY_77")
+
+    settings = load_settings(config)
+
+    assert channel_read_key(settings.channels[0]) == "beside-config"
