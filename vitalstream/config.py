@@ -12,6 +12,7 @@ setting, what was found and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -338,7 +339,7 @@ def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError
     if first["type"] == "extra_forbidden":
         # The value of an unknown key may be a secret put in the wrong place.
         found = "an unknown setting (value not shown)"
-        allowed = "no such setting (see vitalstream.example.toml)"
+        allowed = _siblings(first["loc"])
     elif first["type"] == "missing":
         found, allowed = "nothing", "a value: this setting is required"
     more = len(exc.errors()) - 1
@@ -358,6 +359,26 @@ def _source_of(loc: tuple[int | str, ...], config_file: Path | None) -> str:
         if name in os.environ:
             return f"environment ({name})"
     return str(config_file) if config_file else "environment"
+
+
+def _siblings(loc: tuple[int | str, ...]) -> str:
+    # The settings that do exist where the unknown one was written.
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = getattr(field, "annotation", None)
+        for candidate in (inner, *getattr(inner, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+        else:
+            return "no such setting (see vitalstream.example.toml)"
+    names = sorted(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}settings here: {', '.join(names)}"
 
 
 def _short(value: object) -> str:

@@ -151,3 +151,10 @@ def test_dotenv_beside_the_config_file_is_read(
     settings = load_settings(config)
 
     assert channel_read_key(settings.channels[0]) == "beside-config"
+
+
+def test_a_misspelt_setting_gets_the_likely_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_write(tmp_path, '[kafka]\nbootstrap_server = "x:1"\n'))
+
+    assert "did you mean 'bootstrap_servers'?" in raised.value.allowed
