@@ -104,7 +104,9 @@ def policy_init(
     if defaults:
         chosen = FieldPolicy.default()
     else:
-        click.echo(f"Fields the configured channels carry: {', '.join(metrics)}")
+        # From the configuration (mappings, aliases, known metrics) and any
+        # --from-feed recordings: a superset of what the channels send.
+        click.echo(f"Fields the policy can name: {', '.join(metrics)}")
         click.echo("A metric not named in the file is always sealed.")
         rules = ask_rules(metrics, _ask, _ask_text, click.echo)
         chosen = FieldPolicy(rules)

@@ -194,6 +194,12 @@ class FieldPolicy:
             raise PolicyError(
                 "(file)", f"{path} is not UTF-8 text", "a policy TOML file"
             ) from None
+        except FileNotFoundError:
+            raise PolicyError(
+                "(file)",
+                f"no policy file at {path}",
+                "an existing policy TOML file; `vitalstream policy init` writes one",
+            ) from None
         except OSError as exc:
             raise PolicyError(
                 "(file)", f"{path} unreadable ({exc.strerror})", "a policy TOML file"
