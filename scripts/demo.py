@@ -41,13 +41,17 @@ class Flow:
     raw: int = 0
     anonymised: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
-    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (kind, severity, state): raised, escalated and resolved apart.
+    alerts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+    def raised(self) -> int:
+        return sum(n for (_, _, state), n in self.alerts.items() if state != "resolved")
 
     def line(self) -> str:
         return (
             f"ingested {self.raw:>6} | anonymised {self.anonymised:>6} | "
             f"dead letters {sum(self.dead_letters.values()):>4} | "
-            f"alerts {sum(self.alerts.values()):>4}"
+            f"alerts raised {self.raised():>4}"
         )
 
 
@@ -152,7 +156,7 @@ def _count(role: str, value: bytes | None, flow: Flow, show_alert: bool) -> None
         return
     kind = str(doc.get("kind", "?"))
     severity = str(doc.get("severity", "?"))
-    flow.alerts[(kind, severity)] += 1
+    flow.alerts[(kind, severity, str(doc.get("state", "?")))] += 1
     if show_alert:
         print(
             f"  ALERT {doc.get('state', '?'):>9} {kind:<13} {severity:<10} "
@@ -181,10 +185,11 @@ def _summary(flow: Flow, seconds: float) -> str:
         f"  readings anonymised:              {flow.anonymised}",
         f"  dead letters:                     {sum(flow.dead_letters.values())}"
         + "".join(f"  {stage}: {n}" for stage, n in sorted(flow.dead_letters.items())),
-        f"  alerts and notices:               {sum(flow.alerts.values())}",
+        f"  alerts and notices raised:        {flow.raised()}"
+        " (raised or escalated; resolutions apart)",
     ]
-    for (kind, severity), count in sorted(flow.alerts.items()):
-        lines.append(f"    {kind:<14} {severity:<12} {count}")
+    for (kind, severity, state), count in sorted(flow.alerts.items()):
+        lines.append(f"    {kind:<14} {severity:<12} {state:<10} {count}")
     return "\n".join(lines)
 
 
@@ -211,7 +216,9 @@ async def _demo(args: argparse.Namespace) -> int:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     workdir = ROOT / "var" / run
-    workdir.mkdir(parents=True)
+    # The run's keyring and the authorised side's log (which shows values)
+    # live here: readable by this user only.
+    workdir.mkdir(parents=True, mode=0o700)
     keyring = workdir / "keyring.json"
     port = _free_port()
 
@@ -253,7 +260,7 @@ async def _demo(args: argparse.Namespace) -> int:
         + f'[anonymiser]\ngroup_id = "{run}-anonymiser"\nweb_port = {_free_port()}\n'
         + f'data_dir = "{workdir / "anonymiser"}"\n'
         + f'[keys]\nkeyring = "{keyring}"\n'
-        + f'[alerting]\ngroup_id = "{run}-alerting"\nsilent_after_s = 45\n'
+        + f'[alerting]\ngroup_id = "{run}-alerting"\nsilent_after_s = 120\n'
         + f'audit_log = "{workdir / "audit.log"}"\n\n'
         + _channels_toml(ids, "skin")
     )
