@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -299,3 +300,44 @@ async def wait_for_output(
                 f"of {expected} within {within_s}s"
             )
         await asyncio.sleep(0.5)
+
+
+def fleet_readings(devices: int) -> list[Reading]:
+    """The recorded channel once per device, each with entry ids of its own."""
+    return [
+        reading
+        for device in range(devices)
+        for reading in recorded_readings(
+            device=f"wearable-{device}", entry_offset=device * 1000
+        )
+    ]
+
+
+def write_in_background(
+    deployment: Deployment, readings: list[Reading], batches: int, pause_s: float
+) -> asyncio.Task[None]:
+    """The connector's side: one raw-topic transaction per batch, ``pause_s`` apart."""
+    raw_topic = deployment.settings.topics.raw.name
+    size = len(readings) // batches + 1
+
+    async def connector() -> None:
+        for number, start in enumerate(range(0, len(readings), size)):
+            await produce(
+                deployment.bootstrap,
+                raw_topic,
+                raw_records(readings[start : start + size]),
+                transactional_id=f"test-connector-{raw_topic}-{number}",
+            )
+            await asyncio.sleep(pause_s)
+
+    return asyncio.create_task(connector())
+
+
+def entries_seen(anonymised: list[ConsumerRecord[Any, Any]]) -> Counter[int]:
+    """How many anonymised records each source entry id has."""
+    from schemas.anonymised import AnonymisedReading
+
+    return Counter(
+        AnonymisedReading.from_json(message.value).source["entry_id"]
+        for message in anonymised
+    )

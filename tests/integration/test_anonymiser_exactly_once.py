@@ -20,11 +20,11 @@ from schemas.anonymised import AnonymisedReading, unseal_reading
 from tests.integration.anonymiser_support import (
     Deployment,
     deploy,
-    produce,
-    raw_records,
+    entries_seen,
+    fleet_readings,
     read_topic,
-    recorded_readings,
     wait_for_output,
+    write_in_background,
 )
 from vitalstream.config import Settings
 
@@ -52,32 +52,10 @@ async def deployment(
 async def test_killed_worker_restarts_without_duplicates(
     deployment: Deployment,
 ) -> None:
-    readings = [
-        reading
-        for device in range(DEVICES)
-        for reading in recorded_readings(
-            device=f"wearable-{device}", entry_offset=device * 1000
-        )
-    ]
-    raw_topic = deployment.settings.topics.raw.name
+    readings = fleet_readings(DEVICES)
     first = deployment.start_worker(name="first")
     first.wait_for_log("Worker ready")
-
-    # The connector's side: one transaction per batch, while the worker runs.
-    size = len(readings) // BATCHES + 1
-    batches = [readings[i : i + size] for i in range(0, len(readings), size)]
-
-    async def connector() -> None:
-        for number, batch in enumerate(batches):
-            await produce(
-                deployment.bootstrap,
-                raw_topic,
-                raw_records(batch),
-                transactional_id=f"test-connector-{raw_topic}-{number}",
-            )
-            await asyncio.sleep(0.25)
-
-    writing = asyncio.create_task(connector())
+    writing = write_in_background(deployment, readings, BATCHES, pause_s=0.25)
     # Kill the worker once a part of the stream has been committed.
     await wait_for_output(deployment, len(readings) // 4)
     first.kill()
@@ -116,29 +94,10 @@ async def test_killed_worker_restarts_without_duplicates(
 async def test_second_worker_joining_mid_stream_writes_no_duplicates(
     deployment: Deployment,
 ) -> None:
-    readings = [
-        reading
-        for device in range(DEVICES)
-        for reading in recorded_readings(
-            device=f"wearable-{device}", entry_offset=device * 1000
-        )
-    ]
-    raw_topic = deployment.settings.topics.raw.name
+    readings = fleet_readings(DEVICES)
     first = deployment.start_worker(name="first")
     first.wait_for_log("Worker ready")
-    size = len(readings) // BATCHES + 1
-
-    async def connector() -> None:
-        for number, start in enumerate(range(0, len(readings), size)):
-            await produce(
-                deployment.bootstrap,
-                raw_topic,
-                raw_records(readings[start : start + size]),
-                transactional_id=f"test-connector-{raw_topic}-{number}",
-            )
-            await asyncio.sleep(0.5)
-
-    writing = asyncio.create_task(connector())
+    writing = write_in_background(deployment, readings, BATCHES, pause_s=0.5)
     await wait_for_output(deployment, len(readings) // 4)
     # The group rebalances while records flow: partitions move to the new
     # worker together with their transactional producers.
@@ -152,9 +111,6 @@ async def test_second_worker_joining_mid_stream_writes_no_duplicates(
     assert first.terminate() == 0
 
     assert letters == []
-    seen = Counter(
-        AnonymisedReading.from_json(message.value).source["entry_id"]
-        for message in anonymised
-    )
+    seen = entries_seen(anonymised)
     assert {entry: n for entry, n in seen.items() if n > 1} == {}
     assert sorted(seen) == sorted(reading.entry_id for reading in readings)

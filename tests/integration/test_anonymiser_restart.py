@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from schemas.anonymised import AnonymisedReading
 from tests.integration.anonymiser_support import (
     Deployment,
     deploy,
-    produce,
-    raw_records,
-    recorded_readings,
+    entries_seen,
+    fleet_readings,
     wait_for_output,
+    write_in_background,
 )
 from vitalstream.config import Settings
 
@@ -50,29 +48,10 @@ async def deployment(
 async def test_sigterm_mid_stream_loses_and_repeats_nothing(
     deployment: Deployment,
 ) -> None:
-    readings = [
-        reading
-        for device in range(DEVICES)
-        for reading in recorded_readings(
-            device=f"wearable-{device}", entry_offset=device * 1000
-        )
-    ]
-    raw_topic = deployment.settings.topics.raw.name
+    readings = fleet_readings(DEVICES)
     first = deployment.start_worker(name="first")
     first.wait_for_log("Worker ready")
-    size = len(readings) // BATCHES + 1
-
-    async def connector() -> None:
-        for number, start in enumerate(range(0, len(readings), size)):
-            await produce(
-                deployment.bootstrap,
-                raw_topic,
-                raw_records(readings[start : start + size]),
-                transactional_id=f"test-connector-{raw_topic}-{number}",
-            )
-            await asyncio.sleep(0.5)
-
-    writing = asyncio.create_task(connector())
+    writing = write_in_background(deployment, readings, BATCHES, pause_s=0.5)
     await wait_for_output(deployment, len(readings) // 4)
     assert first.terminate() == 0
     assert not writing.done(), "the stream was through before the stop"
@@ -84,9 +63,6 @@ async def test_sigterm_mid_stream_loses_and_repeats_nothing(
     anonymised, letters = await wait_for_output(deployment, len(readings))
 
     assert letters == []
-    seen = Counter(
-        AnonymisedReading.from_json(message.value).source["entry_id"]
-        for message in anonymised
-    )
+    seen = entries_seen(anonymised)
     assert {entry: n for entry, n in seen.items() if n > 1} == {}
     assert sorted(seen) == sorted(reading.entry_id for reading in readings)
