@@ -109,6 +109,10 @@ def _ask_band(name: str, ask_text: AskText, say: Callable[[str], None]) -> Band:
         )
         try:
             numbers = [float(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            say(f"{name}: {text!r} is not a number, nor numbers separated by commas")
+            continue
+        try:
             if "," in text:
                 return Band.from_edges(numbers)
             if len(numbers) == 1:

@@ -85,6 +85,7 @@ def test_policy_init_asks_field_by_field(config: Path, tmp_path: Path) -> None:
         "",  # ingested_at: keep
         "yes",  # heart_rate sensitive
         "encrypt+generalise",
+        "abc",  # not a number: asked again
         "20",
         "no",  # spo2 not sensitive
         "keep+generalise",
@@ -99,6 +100,7 @@ def test_policy_init_asks_field_by_field(config: Path, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "room_temp" in result.output
+    assert "'abc' is not a number" in result.output
     written = FieldPolicy.load(tmp_path / "policy.toml")
     assert written.attributes.channel == "keep"
     assert written.rules["observed_at"].truncate == "hour"
