@@ -110,13 +110,21 @@ def serve(
         url = getattr(server, "url", "")
         click.echo(f"tsserver listening on {url} ({len(store)} channels)")
 
-    asyncio.run(
-        serve_until_stopped(
-            store,
-            host=host,
-            port=port,
-            control=control,
-            access_log=access_log,
-            on_ready=ready,
+    try:
+        asyncio.run(
+            serve_until_stopped(
+                store,
+                host=host,
+                port=port,
+                control=control,
+                access_log=access_log,
+                on_ready=ready,
+            )
         )
-    )
+    except OSError as exc:
+        # Port taken, or an address this machine does not have.
+        raise ConfigError(
+            "--host/--port",
+            f"{host}:{port} cannot be bound ({exc.strerror or exc})",
+            "a free port on an address of this machine (--port 0 picks one)",
+        ) from exc

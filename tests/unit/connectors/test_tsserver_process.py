@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -57,3 +60,31 @@ def test_recorded_folder_served_by_the_command() -> None:
 def test_nothing_to_serve_stops_at_start() -> None:
     with pytest.raises(ServerStartError, match="exited with status 2"):
         start_server_process()
+
+
+def test_port_in_use_is_named_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from vitalstream.cli import main; main()",
+                "thingspeak",
+                "serve",
+                "--fleet",
+                "1",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert result.returncode == 2
+    assert "'--host/--port'" in result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
