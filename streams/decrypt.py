@@ -198,8 +198,22 @@ def _csv(rows: list[dict[str, Any]]) -> str:
         for name in clear_names:
             flat[f"clear.{name}"] = row.get("clear", {}).get(name)
         flat["error"] = row.get("error")
-        writer.writerow(flat)
+        writer.writerow({name: _inert(value) for name, value in flat.items()})
     return buffer.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    """Quote text a spreadsheet would run as a formula; numbers stay as they are.
+
+    A clear-text field or an error reason comes from a device or a channel
+    owner, and a clinician may open the CSV in a spreadsheet.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _union(mappings: Iterable[dict[str, Any]]) -> set[str]:

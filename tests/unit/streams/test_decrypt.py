@@ -79,6 +79,23 @@ def test_csv_puts_values_beside_bands_and_tokens() -> None:
     assert table[1]["error"].startswith("not an anonymised record")
 
 
+def test_csv_quotes_text_a_spreadsheet_would_run_but_not_numbers() -> None:
+    rows = [
+        {
+            "partition": 0,
+            "offset": 1,
+            "clear": {"device_note": '=HYPERLINK("http://x")', "room": "@A1"},
+            "values": {"body_temp": -127.0},
+            "error": "-bad",
+        }
+    ]
+    table = list(csv.DictReader(io.StringIO(_csv(rows))))
+    assert table[0]["clear.device_note"] == '\'=HYPERLINK("http://x")'
+    assert table[0]["clear.room"] == "'@A1"
+    assert table[0]["error"] == "'-bad"
+    assert table[0]["body_temp"] == "-127.0"
+
+
 def test_audit_appends_one_line_per_call(tmp_path: Path) -> None:
     settings = Settings(alerting={"audit_log": tmp_path / "a" / "audit.log"})
     request = DecryptRequest(subject="sbj_a", format="json")
