@@ -15,7 +15,13 @@ import pytest
 from vitalstream.config import Settings, TopicSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "thingspeak"
+# The recorded ThingSpeak exports are read where they live, never copied into
+# the project: beside the clone by default, or wherever this variable says.
+SHARED_DATA_ENV = "VITALSTREAM_RECORDINGS"
+SHARED_DATA = Path(
+    os.environ.get(SHARED_DATA_ENV)
+    or PROJECT_ROOT.parent / "shared" / "data" / "thingspeak"
+)
 RECORDED_CHANNEL = SHARED_DATA / "channel-1448708"
 
 NO_BROKER = (
@@ -25,6 +31,23 @@ NO_BROKER = (
     "engine answers so testcontainers can start one. `make test` does the "
     "first for you."
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop the run at once, naming the fix, when the recordings are missing."""
+    missing = [
+        name
+        for name in ("feeds.csv", "feeds.json")
+        if not (RECORDED_CHANNEL / name).is_file()
+    ]
+    if missing:
+        raise pytest.UsageError(
+            f"the recorded ThingSpeak channel is not at {RECORDED_CHANNEL} "
+            f"(missing {', '.join(missing)}). The tests read it from "
+            "../shared/data/thingspeak beside the clone; set "
+            f"{SHARED_DATA_ENV} to the folder holding channel-1448708 if it "
+            "lives elsewhere."
+        )
 
 
 def _docker_answers() -> bool:
