@@ -12,7 +12,7 @@ SECONDS_TO_RUN ?= 60
 help:
 	@echo "make demo    run the whole pipeline on a simulated fleet (DATA=path replays recordings)"
 	@echo "make test    set up, start Kafka, lint and run every test, stop Kafka"
-	@echo "make lint    ruff and mypy (strict)"
+	@echo "make lint    ruff, mypy (strict) and the compose file (docker compose config)"
 	@echo "make bench   benchmarks, written to bench/results.json"
 	@echo "make load    1,000 simulated wearables through the whole pipeline"
 
@@ -30,6 +30,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	scripts/compose-config docker-compose.yml
 
 test: venv lint
 	scripts/with-kafka scripts/pytest-strict $(BIN)/pytest --durations=15 tests
