@@ -55,6 +55,8 @@ def create_app(
         # the raw topic still holds is to be anonymised.
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        stream_buffer_maxsize=anonymiser.buffer_size,
+        broker_max_poll_records=anonymiser.max_poll_records,
         broker_session_timeout=anonymiser.session_timeout_s,
         broker_heartbeat_interval=anonymiser.heartbeat_interval_s,
         key_serializer="raw",
