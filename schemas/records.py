@@ -20,7 +20,20 @@ from schemas.errors import RecordError
 T = TypeVar("T")
 
 RAW_SCHEMA = "vitalstream.raw/1"
-DEADLETTER_SCHEMA = "vitalstream.deadletter/1"
+DEADLETTER_SCHEMA = "vitalstream.deadletter/2"
+_DEADLETTER_SCHEMAS = ("vitalstream.deadletter/1", DEADLETTER_SCHEMA)
+
+# A ThingSpeak channel has eight fields; room for channels merged or mapped.
+MAX_METRICS = 32
+MAX_NAME_CHARS = 128
+# Kafka ids of channels and entries are positive and fit a signed 64-bit int.
+_MAX_ID = 2**63 - 1
+# A dead letter must be writable where the record it stands for was not:
+# the producer refuses records above its max_request_size (1 MiB), and a
+# stage that cannot write a dead letter stops, then stops again at the same
+# record on every restart. So its texts are excerpts of bounded length.
+DEADLETTER_PAYLOAD_CHARS = 16_384
+DEADLETTER_TEXT_CHARS = 1_024
 
 # Identifying or descriptive fields of a raw reading, beside its metrics.
 # The field policy (schemas.policy) names these and metric names alike.
@@ -105,8 +118,17 @@ class Reading:
             unknown = sorted(set(doc) - _RAW_FIELDS)
             raise RecordError(f"{unknown[0][:64]}: not a field of {RAW_SCHEMA}")
         metrics = _field(doc, "metrics", dict)
+        if len(metrics) > MAX_METRICS:
+            raise RecordError(
+                f"metrics: {len(metrics)} metrics, at most {MAX_METRICS} allowed"
+            )
         checked: dict[str, float | None] = {}
         for name, value in metrics.items():
+            if not name or len(name) > MAX_NAME_CHARS:
+                raise RecordError(
+                    f"metrics: a metric name must be 1 to {MAX_NAME_CHARS} "
+                    f"characters, found {len(name)} ({name[:32]!r})"
+                )
             if value is None:
                 checked[name] = None
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -129,6 +151,10 @@ class Reading:
         )
         if not reading.device:
             raise RecordError("device: must not be empty")
+        for name in ("channel", "entry_id"):
+            number = getattr(reading, name)
+            if not 1 <= number <= _MAX_ID:
+                raise RecordError(f"{name}: {number} is not between 1 and 2**63-1")
         if reading.temperature_site not in TEMPERATURE_SITES:
             raise RecordError(
                 f"temperature_site: {reading.temperature_site[:64]!r} is not one of "
@@ -145,6 +171,11 @@ class DeadLetter:
     ``entry_id``, field and raw value; for a stream stage the source topic,
     partition and offset. ``payload`` is the original bytes as text (UTF-8,
     with undecodable bytes escaped), or ``None`` when there was none.
+
+    Texts are cut to excerpts so that the dead letter stays writable: the
+    reason and each text in ``origin`` to ``DEADLETTER_TEXT_CHARS``, the
+    payload to ``DEADLETTER_PAYLOAD_CHARS``; ``payload_truncated`` says
+    whether the payload was cut.
     """
 
     stage: str
@@ -152,6 +183,27 @@ class DeadLetter:
     origin: dict[str, Any]
     payload: str | None
     failed_at: str = field(default_factory=lambda: utc_iso(datetime.now(UTC)))
+    payload_truncated: bool = False
+
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__
+        set_field(self, "reason", _excerpt(self.reason, DEADLETTER_TEXT_CHARS))
+        set_field(
+            self,
+            "origin",
+            {
+                _excerpt(str(key), DEADLETTER_TEXT_CHARS): (
+                    _excerpt(value, DEADLETTER_TEXT_CHARS)
+                    if isinstance(value, str)
+                    else value
+                )
+                for key, value in self.origin.items()
+            },
+        )
+        payload = self.payload
+        if payload is not None and len(payload) > DEADLETTER_PAYLOAD_CHARS:
+            set_field(self, "payload", _excerpt(payload, DEADLETTER_PAYLOAD_CHARS))
+            set_field(self, "payload_truncated", True)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -161,23 +213,30 @@ class DeadLetter:
                 "reason": self.reason,
                 "origin": self.origin,
                 "payload": self.payload,
+                "payload_truncated": self.payload_truncated,
                 "failed_at": self.failed_at,
             }
         )
 
     @classmethod
     def from_json(cls, data: bytes | str) -> DeadLetter:
+        """Decode a dead letter of version 1 or 2; :class:`RecordError` if not."""
         doc = _load_object(data)
-        _expect_schema(doc, DEADLETTER_SCHEMA)
+        if doc.get("schema") not in _DEADLETTER_SCHEMAS:
+            _expect_schema(doc, DEADLETTER_SCHEMA)
         payload = doc.get("payload")
         if payload is not None and not isinstance(payload, str):
             raise RecordError("payload: expected a string or null")
+        truncated = doc.get("payload_truncated", False)
+        if not isinstance(truncated, bool):
+            raise RecordError("payload_truncated: expected a boolean")
         return cls(
             stage=_field(doc, "stage", str),
             reason=_field(doc, "reason", str),
             origin=_field(doc, "origin", dict),
             payload=payload,
             failed_at=_time_field(doc, "failed_at"),
+            payload_truncated=truncated,
         )
 
 
@@ -186,6 +245,17 @@ def payload_text(data: bytes | None) -> str | None:
     if data is None:
         return None
     return data.decode("utf-8", errors="backslashreplace")
+
+
+def _excerpt(text: str, limit: int) -> str:
+    # Head and tail: a reason says what failed at its end, a payload starts
+    # with its schema.
+    if len(text) <= limit:
+        return text
+    cut = f" ...({len(text)} characters in all)... "
+    head = (limit - len(cut)) * 2 // 3
+    tail = limit - len(cut) - head
+    return text[:head] + cut + text[-tail:]
 
 
 def _load_object(data: bytes | str) -> dict[str, Any]:
@@ -216,11 +286,19 @@ def _field(doc: dict[str, Any], name: str, kind: type[T]) -> T:
 
 
 def _time_field(doc: dict[str, Any], name: str) -> str:
+    # Times on the topics are UTC with a "Z" (RECORDS.md): the anonymiser
+    # binds them byte for byte into sealed values, so one instant has one
+    # spelling.
     text = _field(doc, name, str)
     try:
-        parse_utc(text)
+        moment = parse_utc(text)
     except ValueError:
         raise RecordError(
-            f"{name}: {text!r} is not an ISO-8601 time with zone"
+            f"{name}: {text[:64]!r} is not an ISO-8601 time with zone"
         ) from None
+    if text != utc_iso(moment):
+        raise RecordError(
+            f"{name}: {text[:64]!r} is not in UTC as vitalstream writes it "
+            f"({utc_iso(moment)!r})"
+        )
     return text

@@ -43,6 +43,16 @@ BAD_RECORDS: list[tuple[bytes | None, bytes | None]] = [
     (b"bad-8", _GOOD.to_json().replace(b'"2021-07-19T18:53:53Z"', b'"yesterday"')),
     (b"bad-6", None),
     (b"bad-7", b'{"schema":"vitalstream.raw/1"}\xff\xfe'),
+    # Too large to copy whole into a dead letter: 300 kB of invalid UTF-8
+    # (1.2 MB escaped), and a reading of 16,000 metrics (1.2 MB sealed).
+    (b"bad-9", b"\xff" * 300_000),
+    (
+        b"bad-10",
+        _GOOD.to_json().replace(
+            b'"metrics":{',
+            b'"metrics":{' + b"".join(b'"m%d":1,' % i for i in range(16_000)),
+        ),
+    ),
 ]
 
 
@@ -95,13 +105,22 @@ async def test_every_raw_record_is_anonymised_or_dead_lettered(
         expected = None if original is None else original.decode(errors="replace")
         if original is not None and b"\xff" in original:
             expected = original.decode("utf-8", errors="backslashreplace")
-        assert letter.payload == expected
+        if letter.payload_truncated:
+            assert expected is not None
+            assert letter.payload is not None
+            head = letter.payload.split(" ...(", 1)[0]
+            assert len(head) > 1_000
+            assert expected.startswith(head)
+        else:
+            assert letter.payload == expected
     reasons = " | ".join(letter.reason for letter in decoded)
     assert "not JSON" in reasons
     assert "metrics.heart_rate" in reasons
     assert "device: missing" in reasons
     assert "vitalstream.raw/2" in reasons
     assert "observed_at" in reasons
+    assert "metrics: 16003 metrics, at most 32" in reasons
+    assert sum(letter.payload_truncated for letter in decoded) == 2
 
     # Anonymised: each good reading exactly once, keyed by its subject.
     records = [AnonymisedReading.from_json(message.value) for message in anonymised]

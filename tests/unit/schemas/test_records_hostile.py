@@ -42,3 +42,51 @@ def test_the_five_sites_are_read(site: str) -> None:
     assert Reading.from_json(with_changes(temperature_site=site)).temperature_site == (
         site
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("channel", 0), ("channel", -5), ("entry_id", 0), ("entry_id", -1)],
+)
+def test_ids_below_one_are_refused(name: str, value: int) -> None:
+    with pytest.raises(RecordError, match=rf"^{name}: {value} is not between 1"):
+        Reading.from_json(with_changes(**{name: value}))
+
+
+def test_the_largest_signed_64_bit_entry_id_is_read() -> None:
+    assert Reading.from_json(with_changes(entry_id=2**63 - 1)).entry_id == 2**63 - 1
+
+
+def test_more_metrics_than_a_reading_can_carry_are_refused() -> None:
+    # 16,000 metrics made an anonymised record of 1.2 MB, which Kafka
+    # refused: the worker stopped on it at every restart.
+    many = {f"m{i}": 1.0 for i in range(33)}
+    with pytest.raises(RecordError, match=r"^metrics: 33 metrics, at most 32"):
+        Reading.from_json(with_changes(metrics=many))
+
+
+@pytest.mark.parametrize("name", ["", "x" * 129])
+def test_a_metric_name_out_of_bounds_is_refused(name: str) -> None:
+    with pytest.raises(RecordError, match=r"^metrics: a metric name must be 1 to"):
+        Reading.from_json(with_changes(metrics={name: 1.0}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021-07-19T21:07:36+02:00",
+        "2021-07-19T19:07:36+00:00",
+        "2021-07-19T19:07:36.123456Z",
+        "2021-07-19T19:07:36.000Z",
+    ],
+)
+def test_a_time_not_written_as_utc_with_z_is_refused(text: str) -> None:
+    # The anonymiser binds observed_at byte for byte into sealed values and
+    # passes it on: one instant has one spelling on the topics.
+    with pytest.raises(RecordError, match=r"^observed_at: .* is not in UTC as"):
+        Reading.from_json(with_changes(observed_at=text))
+
+
+def test_a_time_with_milliseconds_is_read() -> None:
+    text = "2021-07-19T19:07:36.120Z"
+    assert Reading.from_json(with_changes(observed_at=text)).observed_at == text
