@@ -58,10 +58,11 @@ def utc_iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("a naive datetime has no time zone; give it one (UTC)")
     moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return (
-            moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-        )
+    # Milliseconds or nothing: one instant has one spelling (a time of
+    # 12 microseconds past the second is written without a fraction).
+    milliseconds = moment.microsecond // 1000
+    if milliseconds:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{milliseconds:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

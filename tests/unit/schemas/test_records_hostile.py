@@ -90,3 +90,18 @@ def test_a_time_not_written_as_utc_with_z_is_refused(text: str) -> None:
 def test_a_time_with_milliseconds_is_read() -> None:
     text = "2021-07-19T19:07:36.120Z"
     assert Reading.from_json(with_changes(observed_at=text)).observed_at == text
+
+
+def test_utc_iso_writes_what_the_decoder_accepts() -> None:
+    # 500 microseconds past the second was written ".000Z", which the
+    # decoder, rightly, does not take as the spelling of that instant.
+    from datetime import UTC, datetime
+
+    from schemas.records import utc_iso
+
+    for micro in (0, 500, 999, 1000, 120_500):
+        text = utc_iso(datetime(2026, 12, 4, 0, 38, 42, micro, tzinfo=UTC))
+        assert Reading.from_json(with_changes(ingested_at=text)).ingested_at == text
+    assert utc_iso(datetime(2026, 12, 4, 0, 38, 42, 500, tzinfo=UTC)) == (
+        "2026-12-04T00:38:42Z"
+    )
