@@ -143,7 +143,9 @@ class Keyring:
         path = Path(path)
         keyring = cls.new()
         keyring.path = path
-        _write_atomic(path, keyring._to_json(), overwrite=overwrite)
+        _write_atomic(
+            Path(os.path.realpath(path)), keyring._to_json(), overwrite=overwrite
+        )
         logger.info("new keyring %s, primary key %s", path, keyring.primary_id)
         return keyring
 
@@ -156,7 +158,10 @@ class Keyring:
         Old keys stay, so everything sealed before still unseals. Returns the
         new primary key id.
         """
-        path = Path(path)
+        # Through a symlink (a secret mount, a shared keyring), the file it
+        # reaches is rotated; replacing the link itself would leave every
+        # other reader of the target without the new key.
+        path = Path(os.path.realpath(path))
         with _directory_locked(path.parent):
             old = cls.load(path)
             key_id = new_key_id()
@@ -180,7 +185,8 @@ class Keyring:
         try:
             # A symlink is followed (secret mounts are links); the mode check
             # below is on the file it reaches, through the same descriptor.
-            fd = os.open(path, os.O_RDONLY)
+            # O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise KeyringError(
                 f"no keyring at {path}; create one with `vitalstream keys generate`"
@@ -252,7 +258,8 @@ class Keyring:
             raise bad("not JSON") from None
         if not isinstance(doc, dict):
             raise bad("expected a JSON object")
-        if doc.get("version") != KEYRING_VERSION:
+        version = doc.get("version")
+        if type(version) is not int or version != KEYRING_VERSION:
             raise bad(f"'version' must be {KEYRING_VERSION}")
         unknown = set(doc) - {"version", "primary", "sealing_keys", "pseudonym_key"}
         if unknown:
@@ -329,9 +336,14 @@ def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
             f"keyring {path} already exists; replacing it would make every value "
             "sealed with it unreadable (use `keys rotate`, or --force to replace)"
         )
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise KeyringError(
+            f"cannot write keyring {path}: {exc.strerror or exc}"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -341,10 +353,13 @@ def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
             os.replace(temporary, path)
         else:
             # link() fails if the target appeared meanwhile: no clobbering.
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise KeyringError(f"keyring {path} already exists") from None
+            os.link(temporary, path)
+    except FileExistsError:
+        raise KeyringError(f"keyring {path} already exists") from None
+    except OSError as exc:
+        raise KeyringError(
+            f"cannot write keyring {path}: {exc.strerror or exc}"
+        ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -356,7 +371,15 @@ def _directory_locked(directory: Path) -> Iterator[None]:
     # Two rotations at once would each add a key and the second write would
     # lose the first one's key, and with it every value sealed under it.
     # flock on the directory serialises them without a lock file.
-    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except FileNotFoundError:
+        raise KeyringError(
+            f"no keyring at {directory}: the folder does not exist; "
+            "create one with `vitalstream keys generate`"
+        ) from None
+    except OSError as exc:
+        raise KeyringError(f"cannot open {directory}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -97,6 +97,7 @@ OTHER_KEY = base64.b64encode(bytes(range(1, 33))).decode()
     [
         ([], "JSON object"),
         ({"version": 2}, "'version' must be 1"),
+        ({"version": True}, "'version' must be 1"),
         (
             {"version": 1, "primary": "k1", "sealing_keys": [], "pseudonym_key": ""},
             "non-empty list",
@@ -252,3 +253,38 @@ def test_concurrent_rotations_lose_no_key(tmp_path: Path) -> None:
         new_ids = list(pool.map(lambda _: Keyring.rotate(path), range(16)))
 
     assert set(Keyring.load(path).key_ids) == {first.primary_id, *new_ids}
+
+
+def test_rotating_through_a_symlink_rotates_the_file_it_reaches(
+    tmp_path: Path,
+) -> None:
+    # Replacing the link left the target, which other stages read, without
+    # the new key: nothing sealed after the rotation opened there.
+    target = tmp_path / "keyring.json"
+    Keyring.generate(target)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+
+    new_id = Keyring.rotate(link)
+
+    assert link.is_symlink()
+    assert Keyring.load(target).primary_id == new_id
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "keyring.json"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(KeyringError, match="is not a regular file"):
+        Keyring.load(fifo)
+
+
+def test_rotating_in_a_missing_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(KeyringError, match="the folder does not exist"):
+        Keyring.rotate(tmp_path / "nowhere" / "keyring.json")
+
+
+def test_a_keyring_that_cannot_be_written_is_a_keyring_error(tmp_path: Path) -> None:
+    folder = tmp_path / "file-not-folder"
+    folder.write_text("")
+    with pytest.raises(KeyringError, match="cannot write keyring"):
+        Keyring.generate(folder / "keyring.json")
