@@ -7,6 +7,7 @@ from typing import Literal
 
 import faust
 
+from streams.errors import StartupError
 from streams.transport import use_read_committed
 from vitalstream.config import Settings
 
@@ -35,7 +36,13 @@ def create_app(
     """
     anonymiser = settings.anonymiser
     # Faust keeps its table state here and fails on a missing parent folder.
-    anonymiser.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        anonymiser.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(
+            f"bad setting 'anonymiser.data_dir': cannot create "
+            f"{anonymiser.data_dir} ({exc.strerror or exc})"
+        ) from None
     port = anonymiser.web_port if web_port is None else web_port
     app = faust.App(
         anonymiser.group_id,
