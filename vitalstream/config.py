@@ -16,6 +16,8 @@ import difflib
 import logging
 import os
 import re
+import types
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +34,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -308,6 +311,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     are loaded into the environment (variables already set win), so secrets
     and overrides can live there.
     """
+    _FROM_DOTENV.clear()
     load_dotenv_file(Path(".env"))
     chosen = path or os.environ.get("VITALSTREAM_CONFIG")
     if chosen is not None:
@@ -329,9 +333,13 @@ def load_settings(path: Path | str | None = None) -> Settings:
     )
     _CONFIG_FILE_IN_USE["path"] = config_file
     try:
-        return Settings()
+        settings = Settings()
+        _warn_other_broker(settings)
+        return settings
     except ValidationError as exc:
         raise _config_error(exc, config_file) from None
+    except SettingsError as exc:
+        raise _environment_error(exc) from None
     except ValueError as exc:  # TOML syntax: tomllib.TOMLDecodeError
         raise ConfigError("config", str(config_file), f"valid TOML ({exc})") from None
     finally:
@@ -339,23 +347,66 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 
 def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError:
-    first = exc.errors(include_url=False)[0]
-    setting = ".".join(str(part) for part in first["loc"]) or "config"
-    found = _short(first.get("input"))
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = first["loc"]
     allowed = first["msg"].removeprefix("Value error, ")
+    if loc and _is_union(loc[:-1]):
+        # A setting of several forms ('all' or a time): pydantic reports one
+        # error per form, each under the form's name. Name the setting, and
+        # every form it could have taken.
+        loc = loc[:-1]
+        members = [error for error in errors if error["loc"][:-1] == loc]
+        allowed = " or ".join(
+            error["msg"].removeprefix("Value error, ") for error in members
+        )
+        errors = [error for error in errors if error not in members[1:]]
+    setting = ".".join(str(part) for part in loc) or "config"
+    found = _short(first.get("input"))
     if first["type"] == "extra_forbidden":
         # The value of an unknown key may be a secret put in the wrong place.
         found = "an unknown setting (value not shown)"
         allowed = _siblings(first["loc"])
     elif first["type"] == "missing":
         found, allowed = "nothing", "a value: this setting is required"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     return ConfigError(
         setting,
         found,
         allowed + (f" (and {more} more problem(s))" if more else ""),
-        source=_source_of(first["loc"], config_file),
+        source=_source_of(loc, config_file),
     )
+
+
+def _environment_error(exc: SettingsError) -> ConfigError:
+    # A section or list set from the environment is JSON; pydantic-settings
+    # names the field, not the variable. The value is not shown: it may be
+    # long, and the variable may have been meant for something else.
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match.group(1) if match else "config"
+    return ConfigError(
+        field,
+        "a value that is not valid JSON",
+        "JSON, as every section or list set from the environment is "
+        "(for example VITALSTREAM_CHANNELS='[{\"id\": 1448708}]')",
+        source=_source_name(ENV_PREFIX + field.upper()),
+    )
+
+
+def _is_union(loc: tuple[int | str, ...]) -> bool:
+    # Whether the setting at ``loc`` (sections and names) is a union type.
+    model: Any = Settings
+    annotation: Any = None
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return False
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return False
+        annotation = field.annotation
+        model = annotation
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return union and type(None) not in typing.get_args(annotation)
 
 
 def _source_of(loc: tuple[int | str, ...], config_file: Path | None) -> str:
@@ -364,8 +415,15 @@ def _source_of(loc: tuple[int | str, ...], config_file: Path | None) -> str:
     for end in range(len(loc), 0, -1):
         name = ENV_PREFIX + "__".join(str(part) for part in loc[:end]).upper()
         if name in os.environ:
-            return f"environment ({name})"
+            return _source_name(name)
     return str(config_file) if config_file else "environment"
+
+
+def _source_name(variable: str) -> str:
+    dotenv = _FROM_DOTENV.get(variable)
+    if dotenv is not None and os.environ.get(variable) == dotenv[1]:
+        return f"{dotenv[0]} ({variable})"
+    return f"environment ({variable})"
 
 
 def _siblings(loc: tuple[int | str, ...]) -> str:
@@ -402,9 +460,44 @@ def load_dotenv_file(path: Path) -> None:
         return
     from dotenv import dotenv_values
 
-    for key, value in dotenv_values(path).items():
+    values = dotenv_values(path)
+    mode = path.stat().st_mode & 0o777
+    secret_names = [key for key in values if _SECRET_NAME.search(key)]
+    if mode & 0o077 and secret_names:
+        logger.warning(
+            "%s holds %s and is readable by group or others (mode %04o); "
+            "make it private with `chmod 600 %s`",
+            path,
+            secret_names[0],
+            mode,
+            path,
+        )
+    for key, value in values.items():
         if value is not None and key not in os.environ:
             os.environ[key] = value
+            _FROM_DOTENV[key] = (str(path), value)
+
+
+# Variables load_dotenv_file set, with the file and value: errors name the
+# file a bad value came from.
+_FROM_DOTENV: dict[str, tuple[str, str]] = {}
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
+
+
+def _warn_other_broker(settings: Settings) -> None:
+    # scripts/kafka, make and the tests take the broker from
+    # KAFKA_BOOTSTRAP_SERVERS; the vitalstream commands from their settings.
+    # Someone who started a broker on another port may not know that.
+    other = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    configured = settings.kafka.bootstrap_servers
+    if other and other != configured:
+        logger.warning(
+            "KAFKA_BOOTSTRAP_SERVERS is %s, but vitalstream uses "
+            "kafka.bootstrap_servers = %s; set VITALSTREAM_KAFKA__BOOTSTRAP_SERVERS "
+            "(or the config file) to use that broker",
+            other,
+            configured,
+        )
 
 
 def channel_read_key(channel: ChannelSettings) -> str | None:

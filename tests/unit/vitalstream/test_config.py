@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,74 @@ def test_a_misspelt_setting_gets_the_likely_name(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, '[kafka]\nbootstrap_server = "x:1"\n'))
 
     assert "did you mean 'bootstrap_servers'?" in raised.value.allowed
+
+
+def test_a_setting_of_two_forms_names_the_setting_and_both_forms(
+    tmp_path: Path,
+) -> None:
+    # backfill is 'all' or a time; pydantic reported it as
+    # "connector.backfill.literal['all']" with only the first form.
+    path = _write(tmp_path, '[connector]\nbackfill = "2026-13-01"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    message = str(raised.value)
+    assert "bad setting 'connector.backfill'" in message
+    assert "'all' or " in message
+    assert "month value is outside" in message
+    assert "more problem" not in message
+
+
+def test_a_section_from_the_environment_that_is_not_json_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VITALSTREAM_CHANNELS", '[{"id":')
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "bad setting 'channels' in environment (VITALSTREAM_CHANNELS)" in message
+    assert "not valid JSON" in message
+    assert "TOML" not in message
+
+
+def test_a_bad_value_from_dotenv_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VITALSTREAM_TOPICS__RAW__PARTITIONS", raising=False)
+    (tmp_path / ".env").write_text("VITALSTREAM_TOPICS__RAW__PARTITIONS=abc\n")
+    try:
+        with pytest.raises(ConfigError) as raised:
+            load_settings()
+    finally:
+        # Set by the .env loader, not by monkeypatch: undone here.
+        os.environ.pop("VITALSTREAM_TOPICS__RAW__PARTITIONS", None)
+    assert "in .env (VITALSTREAM_TOPICS__RAW__PARTITIONS)" in str(raised.value)
+
+
+def test_a_dotenv_with_keys_open_to_others_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("THINGSPEAK_READ_KEY_1", raising=False)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("THINGSPEAK_READ_KEY_1=ABCDEF0123456789\n")
+    dotenv.chmod(0o644)
+    try:
+        load_settings()
+    finally:
+        os.environ.pop("THINGSPEAK_READ_KEY_1", None)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("chmod 600" in line and "mode 0644" in line for line in warnings)
+    assert not any("ABCDEF0123456789" in line for line in warnings)
+
+
+def test_another_broker_in_kafka_bootstrap_servers_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9292")
+    settings = load_settings()
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
+    assert any(
+        "VITALSTREAM_KAFKA__BOOTSTRAP_SERVERS" in r.getMessage()
+        and "127.0.0.1:9292" in r.getMessage()
+        for r in caplog.records
+        if r.levelname == "WARNING"
+    )
