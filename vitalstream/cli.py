@@ -76,7 +76,9 @@ def topics_create(app: AppContext) -> None:
     from vitalstream.topics import ensure_topics
 
     for outcome in asyncio.run(ensure_topics(app.settings)):
-        click.echo(f"{outcome.name}: {outcome.action}, {outcome.partitions} partitions")
+        count = outcome.partitions
+        noun = "partition" if count == 1 else "partitions"
+        click.echo(f"{outcome.name}: {outcome.action}, {count} {noun}")
 
 
 @cli.command("config")

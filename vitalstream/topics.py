@@ -95,7 +95,7 @@ async def _ensure(
     for topic in present:
         if existing.get(topic.name) != topic.partitions:
             problems.append(
-                f"{topic.name}: has {existing.get(topic.name)} partitions, "
+                f"{topic.name}: has {existing.get(topic.name)} partition(s), "
                 f"configuration says {topic.partitions}"
             )
         for key, value in topic_configs(topic).items():

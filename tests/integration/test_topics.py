@@ -88,7 +88,7 @@ async def test_existing_topic_with_other_partition_count_is_reported(
 
     message = str(raised.value)
     assert settings.topics.alerts.name in message
-    assert "has 1 partitions, configuration says 3" in message
+    assert "has 1 partition(s), configuration says 3" in message
 
 
 async def test_retention_differing_from_configuration_is_reported(
