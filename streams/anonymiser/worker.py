@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from pathlib import Path
 from typing import NoReturn
 
@@ -67,6 +68,9 @@ def build_worker(
     ]
     asyncio.run(require_topics(settings.kafka.bootstrap_servers, topic_names))
 
+    _require_free_web_port(
+        settings.anonymiser.web_port if web_port is None else web_port
+    )
     app = create_app(settings, guarantee=guarantee, web_port=web_port)
     install_agent(
         app, anonymiser_topics(app, settings), ReadingAnonymiser(policy, keys)
@@ -100,6 +104,24 @@ def build_worker(
     # file; the log lines are the output here.
     worker.spinner = None
     return worker
+
+
+def _require_free_web_port(port: int) -> None:
+    # Faust binds its web server late in start-up and crashes with a
+    # traceback when the port is taken; a second worker from the same
+    # configuration would do just that.
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StartupError(
+                f"bad setting 'anonymiser.web_port' (or --web-port): port {port} "
+                f"on 127.0.0.1 cannot be used ({exc.strerror}); give each worker "
+                "its own port, or 0 to turn the web server off"
+            ) from None
 
 
 def run_worker(

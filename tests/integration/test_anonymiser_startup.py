@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -93,3 +94,33 @@ def test_missing_topics_stop_start_up(deployment: Deployment) -> None:
     assert result.returncode == 2
     assert f"{raw}.absent" in result.stderr
     assert "vitalstream topics create" in result.stderr
+
+
+def test_a_web_port_in_use_stops_start_up_naming_the_setting(
+    deployment: Deployment,
+) -> None:
+    # Faust bound its web port late and crashed with a traceback: what a
+    # second worker from the same configuration did.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                VITALSTREAM,
+                "--config",
+                str(deployment.config_path),
+                "anonymise",
+                "--web-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+    assert result.returncode == 2
+    assert "bad setting 'anonymiser.web_port'" in result.stderr
+    assert f"port {port}" in result.stderr
+    assert "Traceback" not in result.stderr
