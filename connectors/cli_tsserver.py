@@ -45,9 +45,11 @@ def thingspeak() -> None:
 )
 @click.option(
     "--temperature-site",
-    type=click.Choice(["skin", "core"]),
+    type=click.Choice(["skin", "core", "mixed"]),
     default="skin",
     show_default=True,
+    help="Where the simulated wearables measure temperature; mixed: every "
+    "third one core, the others skin.",
 )
 @click.option(
     "--pace",
@@ -81,7 +83,12 @@ def serve(
     access_log: bool,
 ) -> None:
     """Serve recorded channels and/or a simulated fleet over ThingSpeak's read API."""
-    from connectors.tsserver import FleetConfig, build_store, serve_until_stopped
+    from connectors.tsserver import (
+        FLEET_SITES,
+        FleetConfig,
+        build_store,
+        serve_until_stopped,
+    )
     from connectors.tsserver.keys import make_private, write_keys_file
 
     if not data and fleet_size == 0:
@@ -93,7 +100,7 @@ def serve(
             seed=seed,
             base_channel_id=fleet_base_id,
             entries_per_channel=entries_per_channel,
-            temperature_site="core" if temperature_site == "core" else "skin",
+            temperature_site=FLEET_SITES[temperature_site],
         )
     try:
         store = build_store(data=data, channel_id=channel_id, fleet=fleet, pace=pace)

@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,9 +104,13 @@ def _stop(stages: list[Stage]) -> None:
             stage.process.wait()
 
 
-def _channels_toml(ids: list[int], temperature_site: str) -> str:
+def _on_the_skin(channel: int) -> str:
+    return "skin"
+
+
+def _channels_toml(ids: list[int], site_of: Callable[[int], str]) -> str:
     blocks = [
-        f'[[channels]]\nid = {channel}\ntemperature_site = "{temperature_site}"\n'
+        f'[[channels]]\nid = {channel}\ntemperature_site = "{site_of(channel)}"\n'
         for channel in ids
     ]
     return "\n".join(blocks)
@@ -158,11 +163,10 @@ def _count(role: str, value: bytes | None, flow: Flow, show_alert: bool) -> None
     severity = str(doc.get("severity", "?"))
     flow.alerts[(kind, severity, str(doc.get("state", "?")))] += 1
     if show_alert:
-        print(
+        _say(
             f"  ALERT {doc.get('state', '?'):>9} {kind:<13} {severity:<10} "
             f"{doc.get('condition', '')} subject {doc.get('subject', '?')} "
-            f"at {doc.get('at', doc.get('observed_at', '?'))}",
-            flush=True,
+            f"at {doc.get('at', doc.get('observed_at', '?'))}"
         )
 
 
@@ -223,6 +227,7 @@ async def _demo(args: argparse.Namespace) -> int:
     port = _free_port()
 
     real_channels = os.environ.get("THINGSPEAK_CHANNELS", "").strip()
+    sites = None  # the simulated fleet's, or every channel on the skin
     if args.data:
         from connectors.tsserver.recorded import channel_ids_in
 
@@ -236,10 +241,18 @@ async def _demo(args: argparse.Namespace) -> int:
         base_url = "https://api.thingspeak.com"
         what = f"the real ThingSpeak, channels {ids}"
     else:
-        from connectors.tsserver import fleet_channel_ids
+        from connectors.tsserver import FleetConfig, fleet_channel_ids
 
         ids = fleet_channel_ids(args.fleet)
-        source = ["--fleet", str(args.fleet), "--pace", str(args.pace)]
+        source = [
+            "--fleet",
+            str(args.fleet),
+            "--pace",
+            str(args.pace),
+            "--temperature-site",
+            "mixed",
+        ]
+        sites = FleetConfig(size=args.fleet, temperature_site="mixed")
         base_url = f"http://127.0.0.1:{port}"
         what = f"a simulated fleet of {args.fleet} wearables"
 
@@ -262,7 +275,7 @@ async def _demo(args: argparse.Namespace) -> int:
         + f'[keys]\nkeyring = "{keyring}"\n'
         + f'[alerting]\ngroup_id = "{run}-alerting"\nsilent_after_s = 120\n'
         + f'audit_log = "{workdir / "audit.log"}"\n\n'
-        + _channels_toml(ids, "skin")
+        + _channels_toml(ids, sites.site_of if sites else _on_the_skin)
     )
     env = {**os.environ, "VITALSTREAM_CONFIG": str(config)}
 
@@ -274,7 +287,14 @@ async def _demo(args: argparse.Namespace) -> int:
     watcher: asyncio.Task[None] | None = None
     flow = Flow()
     stop = asyncio.Event()
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Ctrl-C ends the run as its time would: everything stopped, the
+        # summary printed, the run's topics deleted; no traceback.
+        loop.add_signal_handler(signum, interrupted.set)
     started = time.monotonic()
+    settled: tuple[int, int, float] | None = None
     try:
         if source:
             stages.append(
@@ -292,9 +312,26 @@ async def _demo(args: argparse.Namespace) -> int:
             _watch(bootstrap, topics, flow, stop, not args.quiet_alerts)
         )
         while time.monotonic() - started < args.seconds:
-            await asyncio.sleep(2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(interrupted.wait(), timeout=2)
+            if interrupted.is_set():
+                _say("demo: interrupted; stopping everything it started")
+                break
             elapsed = time.monotonic() - started
-            print(f"[{elapsed:5.0f}s] {flow.line()}", flush=True)
+            _say(f"[{elapsed:5.0f}s] {flow.line()}")
+            if args.data:
+                # A recording has an end: once every entry is through and
+                # nothing has moved for a while, there is nothing more to see.
+                now = (flow.raw, flow.anonymised, time.monotonic())
+                if settled is None or settled[:2] != now[:2]:
+                    settled = now
+                elif (
+                    flow.raw
+                    and flow.anonymised >= flow.raw - sum(flow.dead_letters.values())
+                    and now[2] - settled[2] >= 8
+                ):
+                    _say("demo: every recorded entry is through; stopping")
+                    break
             for stage in stages:
                 if stage.process.poll() is not None:
                     print(f"demo: {stage.name} exited early; its log:", file=sys.stderr)
@@ -307,13 +344,23 @@ async def _demo(args: argparse.Namespace) -> int:
         if watcher is not None:
             with contextlib.suppress(Exception):
                 await watcher
-        print(_summary(flow, time.monotonic() - started), flush=True)
-        print(f"  logs: {workdir}", flush=True)
+        # Clean up before printing: a closed terminal or pipe must not leave
+        # the run's topics behind.
         if not args.keep:
             with contextlib.suppress(Exception):
                 await _delete_run_topics(bootstrap, run)
             shutil.rmtree(workdir / "anonymiser", ignore_errors=True)
+        _say(_summary(flow, time.monotonic() - started))
+        _say(f"  logs: {workdir}")
+    if interrupted.is_set():
+        return 130
     return 0 if flow.raw else 1
+
+
+def _say(text: str) -> None:
+    # The reader may have gone (a pipe closed by Ctrl-C): carry on without.
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
 
 
 if __name__ == "__main__":

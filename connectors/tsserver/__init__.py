@@ -17,6 +17,7 @@ from connectors.tsserver.errors import (
 )
 from connectors.tsserver.faults import FaultPlan, FaultRule
 from connectors.tsserver.fleet import (
+    FLEET_SITES,
     FleetConfig,
     SimulatedChannel,
     build_fleet,
@@ -37,6 +38,7 @@ from connectors.tsserver.timeline import PacedTimeline, StaticTimeline
 from connectors.tsserver.wearable import ClinicalEvent, SignalRates
 
 __all__ = [
+    "FLEET_SITES",
     "Answer",
     "Channel",
     "ChannelStore",

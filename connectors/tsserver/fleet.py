@@ -19,7 +19,7 @@ import random
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from connectors.tsserver.channels import Channel
 from connectors.tsserver.wearable import (
@@ -37,6 +37,12 @@ FIELD_NAMES: dict[Metric, tuple[str, ...]] = {
     "body_temp": ("Body Temperature", "Body_temp", "BodyTemp"),
     "battery": ("Battery",),
 }
+# The choices of FleetConfig.temperature_site, by name.
+FLEET_SITES: dict[str, TemperatureSite | Literal["mixed"]] = {
+    "skin": "skin",
+    "core": "core",
+    "mixed": "mixed",
+}
 # Simulated history starts here (a fixed instant, so a seed gives the same
 # times on every run).
 FLEET_EPOCH = int(datetime(2026, 1, 5, 8, 0, tzinfo=UTC).timestamp())
@@ -51,8 +57,16 @@ class FleetConfig:
     seed: int = 0
     base_channel_id: int = 900_001
     entries_per_channel: int = 240
-    temperature_site: TemperatureSite = "skin"
+    # "mixed": every third wearable measures core temperature (an in-ear
+    # sensor), the others skin temperature, as a ward's mixed devices would.
+    temperature_site: TemperatureSite | Literal["mixed"] = "skin"
     rates: SignalRates = field(default_factory=SignalRates)
+
+    def site_of(self, channel_id: int) -> TemperatureSite:
+        """Where the wearable of ``channel_id`` measures temperature."""
+        if self.temperature_site != "mixed":
+            return self.temperature_site
+        return "core" if (channel_id - self.base_channel_id) % 3 == 0 else "skin"
 
     def __post_init__(self) -> None:
         if self.size < 0:
@@ -90,8 +104,9 @@ class SimulatedChannel(Channel):
         self._name = f"Wearable {number:04d}"
         self._start = FLEET_EPOCH + rng.randint(0, 600)
         self._created = self._start - rng.randint(1, 90) * 86_400
+        self.temperature_site = config.site_of(channel_id)
         self._model = WearableModel(
-            rng, metrics=metrics, site=config.temperature_site, rates=config.rates
+            rng, metrics=metrics, site=self.temperature_site, rates=config.rates
         )
         self._offsets = array("I")
         self._columns = [array("f") for _ in metrics]

@@ -7,10 +7,11 @@ a few, as the recorded pulse-oximeter build does. Values follow the sensors:
 whole beats and whole percent, temperature in the DS18B20's 1/16 °C steps.
 
 Sensor faults (:data:`FAULT_VALUES`) replace a written value at a small
-rate: a disconnected probe reads -127, a power-on probe 85, and a pulse
-oximeter reads 0 for heart rate and SpO2 while the finger is off for a few
-entries (CLINICAL.md). Clinical events last several consecutive entries and
-write their metric in every one of them: fever (core 38.3-39.6 °C, or
+rate: a disconnected probe reads -127 for the few entries until it is
+seated again, a power-on probe 85 once, and a pulse oximeter reads 0 for
+heart rate and SpO2 while the finger is off for a few entries (CLINICAL.md).
+Clinical events last several consecutive entries and write their metric in
+every one of them: fever (core 38.3-39.6 °C, or
 35.6-36.8 °C on the skin, above its normal range), desaturation (SpO2 86-91,
 NEWS2 score 3) and tachycardia (heart rate 115-150, NEWS2 score 2-3).
 Everything comes from one seeded ``random.Random``, so a device's history is
@@ -88,6 +89,7 @@ class WearableModel:
         self._event: ClinicalEvent | None = None
         self._event_left = 0
         self._finger_off_left = 0
+        self._probe_off_left = 0
         self.events: list[ClinicalEvent] = []
 
     def step(self, entry_id: int) -> tuple[int, dict[Metric, float]]:
@@ -173,9 +175,18 @@ class WearableModel:
             for metric in ("heart_rate", "spo2"):
                 if metric in values and metric != in_event:
                     values[metric] = 0.0
-        if (
-            "body_temp" in values
-            and in_event != "body_temp"
-            and rng.random() < self._rates.sensor_fault
-        ):
-            values["body_temp"] = rng.choices((-127.0, 85.0), weights=(9, 1))[0]
+        if "body_temp" not in values or in_event == "body_temp":
+            return
+        # A run starts a quarter as often as a single fault would, so about
+        # as many readings are faulty as before runs were modelled.
+        starts = self._rates.sensor_fault / 4
+        if self._probe_off_left == 0 and rng.random() < starts:
+            if rng.random() < 0.1:
+                # Power-on before the first conversion: one reading of 85.
+                values["body_temp"] = 85.0
+                return
+            # A loose probe stays off for a while: -127 until it is seated.
+            self._probe_off_left = rng.randint(3, 8)
+        if self._probe_off_left > 0:
+            self._probe_off_left -= 1
+            values["body_temp"] = -127.0

@@ -208,3 +208,28 @@ def test_paced_recording_replays_from_its_first_entry() -> None:
     assert first["feeds"][0]["created_at"] == "2027-01-15T08:00:00Z"
     assert [e["entry_id"] for e in some["feeds"]] == [1, 2, 3]
     assert some["feeds"][2]["field1"] == "3.00093"
+
+
+def test_a_disconnected_probe_reads_minus_127_for_several_entries(
+    fleet: list[SimulatedChannel],
+) -> None:
+    # The alerting consumer raises a sensor-fault notice only for a fault
+    # that lasts (alerting.sustained_readings): single -127s never showed one.
+    longest = 0
+    for channel in fleet:
+        run = 0
+        for index in range(CONFIG.entries_per_channel):
+            value = channel.metric_values(index).get("body_temp")
+            if value is None:
+                continue
+            run = run + 1 if value == -127.0 else 0
+            longest = max(longest, run)
+    assert longest >= 3
+
+
+def test_a_mixed_fleet_measures_core_temperature_on_every_third_wearable() -> None:
+    config = FleetConfig(size=6, temperature_site="mixed")
+    sites = [config.site_of(channel) for channel in fleet_channel_ids(6)]
+    assert sites == ["core", "skin", "skin", "core", "skin", "skin"]
+    channels = build_fleet(config)
+    assert [channel.temperature_site for channel in channels] == sites
