@@ -89,7 +89,11 @@ def policy_init(
     from_feed: tuple[Path, ...],
     force: bool,
 ) -> None:
-    """List the fields the channels carry, ask how to treat each, write the file."""
+    """Ask, field by field, how to treat what the channels can carry; write it.
+
+    The fields are the reading's attributes, the metrics the channels' field
+    mappings and the alias table name, and those of any --from-feed file.
+    """
     from schemas.policy import FieldPolicy, known_fields
     from schemas.policy_init import ask_rules, configured_metrics, feed_metrics
 

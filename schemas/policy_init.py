@@ -100,12 +100,23 @@ def ask_rules(
     return rules
 
 
+# Suggested bands: the NEWS2 score boundaries (CLINICAL.md) where a metric
+# has them, so a band in the clear never splits a score; else a width.
+_SUGGESTED_BANDS = {
+    "heart_rate": "41,51,91,111,131",
+    "spo2": "92,94,96",
+    "body_temp": "35.1,36.1,38.1,39.1",
+    "respiration_rate": "9,12,21,25",
+    "systolic_bp": "91,101,111,220",
+}
+
+
 def _ask_band(name: str, ask_text: AskText, say: Callable[[str], None]) -> Band:
     while True:
         text = ask_text(
             f"{name}: band width (e.g. 20), or edges separated by commas "
             "(e.g. 92,94,96)",
-            "20",
+            _SUGGESTED_BANDS.get(name, "20"),
         )
         try:
             numbers = [float(part) for part in text.split(",") if part.strip()]

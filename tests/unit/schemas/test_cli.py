@@ -156,3 +156,20 @@ def test_policy_check_names_the_bad_field(config: Path, tmp_path: Path) -> None:
         result = run(policy, ["check", str(path)], config)
         assert isinstance(result.exception, PolicyError)
         assert result.exception.field == field
+
+
+def test_a_band_asked_for_spo2_suggests_the_news2_edges() -> None:
+    from schemas.policy_init import _ask_band
+
+    asked: list[str] = []
+
+    def take_default(question: str, default: str) -> str:
+        asked.append(default)
+        return default
+
+    band = _ask_band("spo2", take_default, lambda _: None)
+    assert asked == ["92,94,96"]
+    # A band never straddles a NEWS2 score boundary (91 | 92-93 | 94-95 | 96+).
+    assert band.label(91) != band.label(92)
+    assert band.label(93) == band.label(92)
+    assert band.label(95) != band.label(96)
