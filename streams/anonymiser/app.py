@@ -8,6 +8,7 @@ from typing import Literal
 import faust
 
 from streams.errors import StartupError
+from streams.partitioner import CachedKeyPartitioner
 from streams.transport import use_read_committed
 from vitalstream.config import Settings
 
@@ -62,6 +63,7 @@ def create_app(
         # the raw topic still holds is to be anonymised.
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_partitioner=CachedKeyPartitioner(),
         stream_buffer_maxsize=anonymiser.buffer_size,
         broker_max_poll_records=anonymiser.max_poll_records,
         broker_session_timeout=anonymiser.session_timeout_s,
