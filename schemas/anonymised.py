@@ -134,13 +134,13 @@ def _anonymise(
 ) -> AnonymisedReading:
     names = keyring.pseudonymiser
     plan = policy.attributes
-    subject = names.pseudonym("device", reading.device)
+    subject, channel_pseudonym = names.identity(reading.device, reading.channel)
     pseudonyms: dict[str, str] = {}
     clear: dict[str, Any] = {}
 
     channel: str | int | None = None
     if plan.channel == "pseudonymise":
-        channel = names.pseudonym("channel", str(reading.channel))
+        channel = channel_pseudonym
     elif plan.channel == "keep":
         channel = reading.channel
 
@@ -160,7 +160,7 @@ def _anonymise(
             "temperature_site", reading.temperature_site
         )
 
-    context = SealingContext(keyring, subject, observed_at)
+    seal = SealingContext(keyring, subject, observed_at).seal
     sealed: dict[str, str | None] = {}
     bands: dict[str, str | None] = {}
     plan_of = policy.metric_plan
@@ -170,7 +170,7 @@ def _anonymise(
             raise _CannotApplyError(name, repr(value), "a finite number or null")
         try:
             if metric.seal:
-                sealed[name] = None if value is None else context.seal(name, value)
+                sealed[name] = None if value is None else seal(name, value)
             if metric.keep:
                 clear[name] = value
             if metric.band is not None:

@@ -33,11 +33,12 @@ _LENGTH = struct.Struct(">H")
 class Pseudonymiser:
     """The keyed pseudonym function of one keyring, with its results cached."""
 
-    __slots__ = ("_cache", "_mac")
+    __slots__ = ("_cache", "_identities", "_mac")
 
     def __init__(self, key: bytes) -> None:
         self._mac = hmac.HMAC(key, hashes.SHA256())
         self._cache: dict[tuple[str, str], str] = {}
+        self._identities: dict[tuple[str, int], tuple[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"Pseudonymiser(cached={len(self._cache)})"
@@ -59,6 +60,22 @@ class Pseudonymiser:
             self._cache.clear()
         self._cache[(kind, value)] = token
         return token
+
+    def identity(self, device: str, channel: int) -> tuple[str, str]:
+        """The subject and channel pseudonyms of a reading, in one look-up.
+
+        Every reading needs both, and a device writes on one channel: the
+        anonymiser asks this once per record.
+        """
+        found = self._identities.get((device, channel))
+        if found is None:
+            if len(self._identities) >= CACHE_LIMIT:
+                self._identities.clear()
+            found = self._identities[(device, channel)] = (
+                self.pseudonym("device", device),
+                self.pseudonym("channel", str(channel)),
+            )
+        return found
 
 
 def pseudonym(keyring: Keyring, kind: str, value: str) -> str:

@@ -25,9 +25,7 @@ DEADLETTER_SCHEMA = "vitalstream.deadletter/2"
 _DEADLETTER_SCHEMAS = ("vitalstream.deadletter/1", DEADLETTER_SCHEMA)
 
 # What utc_iso writes: seconds, or milliseconds that are not all zero.
-_UTC_TIME = re.compile(
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(?!000)\d{3})?Z", re.ASCII
-)
+_UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(?!000)\d{3})?Z", re.ASCII)
 # A ThingSpeak channel has eight fields; room for channels merged or mapped.
 MAX_METRICS = 32
 MAX_NAME_CHARS = 128

@@ -68,3 +68,16 @@ def test_the_cache_is_bounded_and_gives_the_same_answers() -> None:
 def test_an_empty_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="kind"):
         pseudonym(KEYRING, "", "x")
+
+
+def test_a_readings_identity_is_its_device_and_channel_pseudonyms() -> None:
+    names = Pseudonymiser(PSEUDONYM_KEY)
+    assert names.identity("ward3-bed2", 1448708) == (
+        "sbj_xt4a37q7md4ipftjwhkdf2idxm",
+        "chn_mydegrpcgs75hbjjksmwfv7cdm",
+    )
+    # Cached per (device, channel): the same device on another channel
+    # keeps its subject and gets that channel's pseudonym.
+    subject, channel = names.identity("ward3-bed2", 7)
+    assert subject == "sbj_xt4a37q7md4ipftjwhkdf2idxm"
+    assert channel == names.pseudonym("channel", "7")
