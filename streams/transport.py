@@ -136,7 +136,15 @@ class GatedConsumer(faust_aiokafka.Consumer):
         )
 
     def _new_consumer_thread(self) -> _ReadCommittedConsumerThread:
-        return _ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        thread = _ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        # Stopping waits for the group coordinator's goodbye; with Kafka gone
+        # that lasted mode's 60 s. Past the session timeout the group has
+        # handed the partitions on anyway, so waiting longer gains nothing:
+        # what was not committed is read again (and, under exactly-once, was
+        # never visible).
+        session_s = float(self.app.conf.broker_session_timeout)
+        thread.shutdown_timeout = session_s + 5.0
+        return thread
 
 
 async def _resume(coro: Coroutine[Any, Any, Any], awaited: Any) -> Any:
