@@ -146,7 +146,7 @@ class Keyring:
         _write_atomic(
             Path(os.path.realpath(path)), keyring._to_json(), overwrite=overwrite
         )
-        logger.info("new keyring %s, primary key %s", path, keyring.primary_id)
+        logger.debug("new keyring %s, primary key %s", path, keyring.primary_id)
         return keyring
 
     write_new = generate
@@ -171,7 +171,7 @@ class Keyring:
             created = {**old._created, key_id: _now()}
             rotated = cls(keys, key_id, old._pseudonym_key, created=created, path=path)
             _write_atomic(path, rotated._to_json(), overwrite=True)
-        logger.info("rotated keyring %s: primary key now %s", path, key_id)
+        logger.debug("rotated keyring %s: primary key now %s", path, key_id)
         return key_id
 
     @classmethod
