@@ -72,7 +72,8 @@ def replay_alerts(
 
     ``keyring`` is a :class:`schemas.keyring.Keyring`, ``rules`` a
     :class:`streams.alerting.rules.RuleConfig` (as the consumer runs with).
-    Records that do not open are skipped: the consumer dead-letters them.
+    Records that do not open, or carry no token, are skipped: the consumer
+    does not evaluate them either.
     """
     from schemas.records import utc_iso
     from streams.alerting.engine import AlertEngine
@@ -88,6 +89,8 @@ def replay_alerts(
             opened = open_record(record.value, keyring)
         except UnopenableRecordError:
             continue
+        if not opened.authenticated:
+            continue  # nothing sealed: the consumer does not evaluate it
         kafka_time = utc_iso(datetime.fromtimestamp(record.timestamp / 1000, UTC))
         try:
             evaluation = engine.observe(observation(opened, kafka_time))

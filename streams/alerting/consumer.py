@@ -27,6 +27,7 @@ from schemas.errors import KeyringError
 from schemas.keyring import Keyring
 from schemas.records import DeadLetter, parse_utc, payload_text, utc_iso
 from streams.alerting.clock import StreamClock
+from streams.alerting.coverage import warn_unsealed_scored
 from streams.alerting.engine import AlertEngine, AlertEvent
 from streams.alerting.errors import UnopenableRecordError
 from streams.alerting.opening import (
@@ -38,6 +39,7 @@ from streams.alerting.opening import (
 from streams.alerting.record import Alert, seal_alert
 from streams.alerting.rules import RuleConfig, rule_config
 from streams.alerting.sinks import Webhook, alert_line, operator_log, webhook_body
+from streams.alerting.sites import SiteBook
 from streams.alerting.stats import AlertingStats
 from streams.alerting.store import (
     encode_state,
@@ -53,6 +55,7 @@ _POLL_MS = 500
 _MAX_RECORDS = 500
 _STATS_EVERY_S = 30.0
 _RELOAD_S = 5.0
+_NAMES_SHOWN = 5
 #: How far ahead of the wall clock an observation may be (clock skew).
 MAX_AHEAD_S = 300.0
 
@@ -80,6 +83,7 @@ class AlertingConsumer:
         self.keyring = keyring
         self.stats = AlertingStats()
         self.engine = AlertEngine(rules or rule_config(settings.alerting))
+        self.sites = SiteBook(keyring, settings.channels)
         self.keyring_check = KeyringCheck(
             keyring, settings.alerting.keyring_check_records
         )
@@ -103,6 +107,12 @@ class AlertingConsumer:
         """Consume until ``stop`` is set (or ``idle_exit_s`` pass with no record)."""
         settings = self.settings
         alerting = settings.alerting
+        warn_unsealed_scored(settings, self.engine.rules.tables)
+        if not self.sites:
+            logger.info(
+                "no channels configured: temperature sites are taken from the "
+                "records, which no token authenticates"
+            )
         if not await _unless_stopped(ensure_state_topic(settings), stop):
             logger.info("alerting stopped before Kafka answered")
             return self.stats
@@ -212,10 +222,13 @@ class AlertingConsumer:
             self.stats.unseal_failures += exc.unseal
             self._dead_letter(message, exc.reason, batch)
             return
+        if not opened.authenticated:
+            self._unauthenticated(message, opened, batch)
+            return
         self.keyring_check.opened()
 
         kafka_time = datetime.fromtimestamp(message.timestamp / 1000, UTC)
-        obs = observation(opened, utc_iso(kafka_time))
+        obs = observation(opened, utc_iso(kafka_time), self.sites)
         try:
             observed = parse_utc(obs.observed_at).timestamp()
             if observed > time.time() + MAX_AHEAD_S:
@@ -239,6 +252,32 @@ class AlertingConsumer:
         batch.touched[obs.subject] = message.partition
         for event in evaluation.events:
             self._add_alert(event, batch)
+
+    def _unauthenticated(
+        self, message: Any, opened: OpenedReading, batch: _Batch
+    ) -> None:
+        # No token opened, so nothing in the record is known to come from the
+        # anonymiser: not its values, not even its subject. It neither creates
+        # nor refreshes a subject (which would also stave off device_silent).
+        self.stats.unauthenticated += 1
+        claimed = opened.clear_metrics()
+        if not claimed:
+            logger.debug(
+                "%s/%d offset %d: nothing measured, nothing sealed: not evaluated",
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+            return
+        shown = ", ".join(claimed[:_NAMES_SHOWN])
+        hidden = len(claimed) - _NAMES_SHOWN
+        more = f" (and {hidden} more)" if hidden > 0 else ""
+        self._dead_letter(
+            message,
+            f"no sealed value: {shown}{more} in the clear cannot be authenticated "
+            "and are not alerted on (a metric must be sealed to be alerted on)",
+            batch,
+        )
 
     def _open(self, value: bytes | None) -> OpenedReading:
         try:

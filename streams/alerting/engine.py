@@ -33,7 +33,11 @@ NOTICE = "notice"  # the severity of sensor-fault and device-silent notices
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One anonymised reading, unsealed: what the engine evaluates."""
+    """One anonymised reading, unsealed: what the engine evaluates.
+
+    ``metrics`` are values that came out of sealed tokens, never clear ones;
+    ``tokens`` the fingerprints of those tokens (opening.token_fingerprint).
+    """
 
     subject: str
     observed_at: str
@@ -41,6 +45,7 @@ class Observation:
     channel: str | None = None
     entry_id: int | None = None
     temperature_site: str | None = None
+    tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,20 @@
 """Turn anonymised-topic records into observations, with failures explained.
 
-The sealing layer raises one opaque :class:`UnsealError` whatever went wrong
-(SEALED-FORMAT.md). The key id is part of every token in the clear, though,
-so this side can still say the one thing an operator needs: whether the
-keyring holds the key the record was sealed with.
+Only a sealed token is authenticated (AES-256-GCM over the subject, the time
+and the field, SEALED-FORMAT.md): anyone who can write the anonymised topic
+can write any ``clear`` object, ``source`` or subject. So the values the
+rules see are the ones that come out of tokens, never clear values, and a
+record with no token that opens says nothing the rules may act on.
+
+The sealing layer raises one opaque :class:`UnsealError` whatever went wrong.
+The key id is part of every token in the clear, though, so this side can
+still say the one thing an operator needs: whether the keyring holds the key
+the record was sealed with.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -20,16 +27,38 @@ from schemas.records import READING_ATTRIBUTES
 from schemas.sealed import SealingContext
 from streams.alerting.engine import Observation
 from streams.alerting.errors import UnopenableRecordError
+from streams.alerting.sites import SiteBook
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class OpenedReading:
-    """An anonymised record with its metric values in the clear."""
+    """An anonymised record with its sealed metric values opened.
+
+    ``values`` holds the sealed metrics only (``None``: not measured);
+    ``tokens`` the fingerprints of the tokens that opened, which is what
+    tells a copied record from a new one (:func:`token_fingerprint`).
+    """
 
     record: AnonymisedReading
     values: dict[str, float | None]
+    tokens: tuple[str, ...] = ()
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether at least one token opened: the rules act on nothing else."""
+        return bool(self.tokens)
+
+    def clear_metrics(self) -> list[str]:
+        """Names of numbers in ``clear`` that look like measured values."""
+        return sorted(
+            name
+            for name, value in self.record.clear.items()
+            if name not in READING_ATTRIBUTES
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        )
 
 
 def token_key_id(token: str) -> str | None:
@@ -38,11 +67,23 @@ def token_key_id(token: str) -> str | None:
     return parts[1] if len(parts) == 3 and parts[1] else None
 
 
+def token_fingerprint(token: str) -> str:
+    """A short stable id of a token, remembered to recognise a copy of it.
+
+    Every seal draws a fresh nonce, so the same token on two records means
+    one was copied from the other (the anonymiser sealing a reading again
+    makes new tokens). 48 bits: a collision among the few dozen tokens a
+    subject remembers is about one in 10^11.
+    """
+    return hashlib.blake2b(token.encode("ascii", "replace"), digest_size=6).hexdigest()
+
+
 def open_record(data: bytes | None, keyring: Keyring) -> OpenedReading:
     """Decode and unseal one anonymised-topic value.
 
     Raises :class:`UnopenableRecordError` with the reason for anything that does
-    not decode or unseal.
+    not decode or unseal. A record with no token at all opens with no values
+    and ``authenticated`` false; clear values are never taken as measured.
     """
     if data is None:
         raise UnopenableRecordError("record has no value (a tombstone)")
@@ -52,41 +93,45 @@ def open_record(data: bytes | None, keyring: Keyring) -> OpenedReading:
         raise UnopenableRecordError(f"not an anonymised record: {exc}") from None
 
     values: dict[str, float | None] = {}
-    for name, value in record.clear.items():
-        # Metrics a policy keeps in the clear count as measured values too.
-        if name in READING_ATTRIBUTES or isinstance(value, bool):
-            continue
-        if value is None or isinstance(value, (int, float)):
-            values[name] = None if value is None else float(value)
-
+    tokens: list[str] = []
     context = SealingContext(keyring, record.subject, record.observed_at)
     for name, token in record.sealed.items():
         if token is None:
-            values.setdefault(name, None)
+            values[name] = None
             continue
         try:
             values[name] = context.unseal(name, token)
         except UnsealError:
             raise _explain(name, token, keyring) from None
-    return OpenedReading(record, values)
+        tokens.append(token_fingerprint(token))
+    return OpenedReading(record, values, tuple(tokens))
 
 
-def observation(opened: OpenedReading, fallback_time: str) -> Observation:
+def observation(
+    opened: OpenedReading, fallback_time: str, sites: SiteBook | None = None
+) -> Observation:
     """The engine's view of an opened record.
 
     ``fallback_time`` stands in when the policy dropped ``observed_at``
-    (the Kafka record time, in UTC ISO-8601).
+    (the Kafka record time, in UTC ISO-8601). ``sites`` gives the
+    temperature site from the configuration; without it, the record's own
+    clear ``temperature_site`` is taken.
     """
     record = opened.record
     channel = record.source.get("channel")
-    site = record.clear.get("temperature_site")
+    if sites is not None:
+        site = sites.site_of(record)
+    else:
+        clear = record.clear.get("temperature_site")
+        site = clear if isinstance(clear, str) else None
     return Observation(
         subject=record.subject,
         observed_at=record.observed_at or fallback_time,
         metrics=opened.values,
         channel=None if channel is None else str(channel),
         entry_id=record.source.get("entry_id"),
-        temperature_site=site if isinstance(site, str) else None,
+        temperature_site=site,
+        tokens=opened.tokens,
     )
 
 

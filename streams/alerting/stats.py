@@ -14,6 +14,8 @@ class AlertingStats:
     evaluated: int = 0
     duplicates: int = 0
     unseal_failures: int = 0
+    # Records with no token that opens: not evaluated (ALERTS.md).
+    unauthenticated: int = 0
     dead_letters: int = 0
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -25,5 +27,6 @@ class AlertingStats:
         return (
             f"records={self.records} evaluated={self.evaluated} "
             f"duplicates={self.duplicates} unseal_failures={self.unseal_failures} "
+            f"unauthenticated={self.unauthenticated} "
             f"dead_letters={self.dead_letters} alerts=[{by_kind}]"
         )

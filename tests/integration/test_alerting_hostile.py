@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -17,7 +18,7 @@ import pytest
 from schemas.anonymised import anonymise
 from schemas.keyring import Keyring
 from schemas.policy import FieldPolicy
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, utc_iso
 from tests.integration.alerting_support import (
     prepare,
     produce,
@@ -99,3 +100,55 @@ async def test_a_reading_from_the_far_future_neither_stops_nor_silences_others(
     ]
     # The stream clock did not jump eight thousand years: nobody is silent.
     assert [a for a in alerts if a["kind"] == "device_silent"] == []
+
+
+def forged_record(entry_id: int, observed_at: str) -> bytes:
+    # The hostile tester's record: values in the clear, no token at all.
+    return orjson.dumps(
+        {
+            "schema": "vitalstream.anonymised/1",
+            "subject": "sbj_forgedforgedforgedforged",
+            "source": {"channel": "chn_forged", "entry_id": entry_id},
+            "observed_at": observed_at,
+            "clear": {
+                "spo2": 84.0,
+                "heart_rate": 140.0,
+                "temperature_site": "core",
+                "body_temp": 39.5,
+            },
+            "bands": {},
+            "sealed": {},
+            "pseudonyms": {},
+        }
+    )
+
+
+async def test_forged_clear_values_raise_nothing_and_create_no_subject(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = hostile_settings(make_settings, tmp_path)
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    now = datetime.now(UTC)
+    for n in range(1, 6):
+        at = utc_iso(now - timedelta(seconds=15 * (6 - n)))
+        await produce_raw_value(settings, b"sbj_forged", forged_record(n, at))
+    # A real reading with nothing measured: no token either, but no claim.
+    empty = replace(reading("w4", 1, spo2=97), metrics={"spo2": None})
+    await produce(settings, keyring, [empty])
+
+    consumer, stats = await run_consumer(settings, keyring)
+
+    assert await read_topic(settings, settings.topics.alerts.name) == []
+    assert len(consumer.engine) == 0  # neither subject exists
+    assert stats.unauthenticated == 6
+    assert stats.evaluated == 0
+    dead = [
+        DeadLetter.from_json(value)
+        for value in await read_topic(settings, settings.topics.deadletter.name)
+    ]
+    assert len(dead) == 5
+    assert all(
+        d.reason.startswith("no sealed value: body_temp, heart_rate") for d in dead
+    )
+    assert all("a metric must be sealed to be alerted on" in d.reason for d in dead)

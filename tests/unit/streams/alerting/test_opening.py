@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -94,3 +95,60 @@ def test_keyring_check_stays_quiet_once_a_record_opened() -> None:
         except UnopenableRecordError as exc:
             check.failed(exc)
     assert check.mismatch is None
+
+
+def forged(**clear: object) -> bytes:
+    # What anyone who can write the anonymised topic can write: no token.
+    return orjson.dumps(
+        {
+            "schema": "vitalstream.anonymised/1",
+            "subject": "sbj_forged",
+            "source": {"channel": "chn_forged", "entry_id": 1},
+            "observed_at": "2026-05-01T08:00:00Z",
+            "clear": clear,
+            "bands": {},
+            "sealed": {},
+            "pseudonyms": {},
+        }
+    )
+
+
+def test_clear_values_are_never_taken_as_measured() -> None:
+    opened = open_record(
+        forged(spo2=84.0, heart_rate=140.0, temperature_site="core", body_temp=39.5),
+        Keyring.new(),
+    )
+    assert opened.values == {}
+    assert not opened.authenticated
+    assert opened.clear_metrics() == ["body_temp", "heart_rate", "spo2"]
+
+
+def test_a_clear_value_beside_a_token_does_not_replace_it() -> None:
+    keyring = Keyring.new()
+    doc = orjson.loads(sealed(keyring))
+    doc["clear"]["body_temp"] = 39.5
+    doc["clear"]["spo2"] = 84.0
+    opened = open_record(orjson.dumps(doc), keyring)
+    assert opened.authenticated
+    assert opened.values == {"heart_rate": None, "spo2": None, "body_temp": 31.8125}
+
+
+def test_a_record_with_nothing_measured_is_not_authenticated() -> None:
+    keyring = Keyring.new()
+    empty = replace(READING, metrics={"spo2": None})
+    opened = open_record(
+        anonymise(empty, FieldPolicy.default(), keyring).to_json(), keyring
+    )
+    assert opened.values == {"spo2": None}
+    assert not opened.authenticated
+    assert opened.clear_metrics() == []
+
+
+def test_a_copied_record_carries_the_same_token_fingerprints() -> None:
+    keyring = Keyring.new()
+    record = sealed(keyring)
+    again = anonymise(READING, FieldPolicy.default(), keyring).to_json()
+    assert open_record(record, keyring).tokens == open_record(record, keyring).tokens
+    # Sealing the same reading again draws new nonces: new tokens.
+    assert open_record(again, keyring).tokens != open_record(record, keyring).tokens
+    assert len(open_record(record, keyring).tokens) == 1
