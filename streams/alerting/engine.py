@@ -108,7 +108,7 @@ class AlertEngine:
         """
         at = parse_utc(obs.observed_at).timestamp()
         state = self._subjects.setdefault(obs.subject, SubjectState())
-        if self._is_duplicate(state, obs):
+        if self._is_duplicate(state, obs, at):
             return Evaluation(duplicate=True)
 
         events: list[AlertEvent] = []
@@ -156,15 +156,10 @@ class AlertEngine:
                 )
         return events
 
-    def _is_duplicate(self, state: SubjectState, obs: Observation) -> bool:
-        if obs.entry_id is None:
-            return False
-        mark_key = obs.channel or ""
-        mark = state.entry_marks.get(mark_key)
-        if mark is not None and obs.entry_id <= mark:
+    def _is_duplicate(self, state: SubjectState, obs: Observation, at: float) -> bool:
+        if state.seen.replayed(obs.channel or "", obs.entry_id, at, obs.tokens):
             logger.debug("duplicate entry %s of subject %s", obs.entry_id, obs.subject)
             return True
-        state.entry_marks[mark_key] = obs.entry_id
         return False
 
     def _metric(

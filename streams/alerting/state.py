@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.alerting.replay import SeenReadings
+
 # Upper bound on a level history, whatever sustained_s asks for.
 _MAX_HISTORY = 1000
 
@@ -125,9 +127,8 @@ class SubjectState:
     """Everything the rules remember about one subject.
 
     ``open`` maps a condition name to its current severity: a condition in
-    it has been raised and not yet resolved. ``entry_marks`` holds, per
-    channel token, the highest entry id seen; ThingSpeak entry ids rise
-    strictly within a channel, so anything at or below it is a duplicate.
+    it has been raised and not yet resolved. ``seen`` recognises readings
+    shown before: recent entry ids per channel and recent tokens (replay.py).
     """
 
     last_seen: float | None = None
@@ -137,7 +138,7 @@ class SubjectState:
     heard_at: float | None = None
     metrics: dict[str, MetricState] = field(default_factory=dict)
     open: dict[str, str] = field(default_factory=dict)
-    entry_marks: dict[str, int] = field(default_factory=dict)
+    seen: SeenReadings = field(default_factory=SeenReadings)
 
     def metric(self, name: str) -> MetricState:
         """The state of metric ``name``, created on first use."""
@@ -152,7 +153,7 @@ class SubjectState:
             "last_seen": self.last_seen,
             "metrics": {name: m.to_doc() for name, m in self.metrics.items()},
             "open": dict(self.open),
-            "entry_marks": dict(self.entry_marks),
+            "seen": self.seen.to_doc(),
         }
 
     @classmethod
@@ -164,5 +165,5 @@ class SubjectState:
                 name: MetricState.from_doc(m) for name, m in doc["metrics"].items()
             },
             open={str(k): str(v) for k, v in doc["open"].items()},
-            entry_marks={str(k): int(v) for k, v in doc["entry_marks"].items()},
+            seen=SeenReadings.from_doc(doc["seen"]),
         )

@@ -9,12 +9,17 @@ A Faust table would give the same with a changelog, but hides the commit
 point; rebuilding from the anonymised topic would replay its whole
 retention on every start and could not tell which alerts were already sent.
 
-State record: key = subject, value = "vitalstream.alerting-state/1" JSON,
+State record: key = subject, value = "vitalstream.alerting-state/2" JSON,
 partition = the subject's partition of the anonymised topic, so a worker
 restores exactly the subjects of the partitions it is assigned. Metric
 values in the state are sealed like any other value (field
 ``state.<metric>.value``); levels and open conditions are in the clear, as
-coarse as the alerts topic's severities.
+coarse as the alerts topic's severities, and so are the recent entry ids
+and token fingerprints (``seen``; the anonymised topic shows both anyway).
+
+Version 2 replaced version 1's highest entry id per channel
+(``entry_marks``) with ``seen`` (replay.py). Version 1 records are still
+read: each mark becomes its channel's one remembered entry id.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from schemas.keyring import Keyring
 from schemas.sealed import SealingContext
 from streams.alerting.errors import StateTopicError
 from streams.alerting.reader import read_to_end
+from streams.alerting.replay import SeenReadings
 from streams.alerting.state import SubjectState
 from vitalstream.config import Settings
 
 logger = logging.getLogger(__name__)
 
-STATE_SCHEMA = "vitalstream.alerting-state/1"
+STATE_SCHEMA = "vitalstream.alerting-state/2"
+_STATE_SCHEMA_V1 = "vitalstream.alerting-state/1"
 _VALUE_FIELDS = ("value", "last_fault_value")
 
 
@@ -108,10 +115,13 @@ def encode_state(subject: str, state: SubjectState, keyring: Keyring) -> bytes:
 def decode_state(data: bytes, keyring: Keyring) -> tuple[str, SubjectState]:
     """Inverse of :func:`encode_state`; ``ValueError`` (or an UnsealError) if bad."""
     doc = orjson.loads(data)
-    if not isinstance(doc, dict) or doc.get("schema") != STATE_SCHEMA:
-        raise ValueError(f"not a {STATE_SCHEMA} record")
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    if schema not in (STATE_SCHEMA, _STATE_SCHEMA_V1):
+        raise ValueError(f"not a {STATE_SCHEMA} (or /1) record")
     subject = str(doc["subject"])
     state_doc = doc["state"]
+    if schema == _STATE_SCHEMA_V1:
+        state_doc = _from_v1(state_doc)
     context = SealingContext(keyring, subject, None)
     for name, metric in state_doc["metrics"].items():
         for field in _VALUE_FIELDS:
@@ -121,6 +131,21 @@ def decode_state(data: bytes, keyring: Keyring) -> tuple[str, SubjectState]:
         return subject, SubjectState.from_doc(state_doc)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed state of {subject}: {exc!r}") from None
+
+
+def _from_v1(state_doc: Any) -> Any:
+    # Version 1 kept the highest entry id seen per channel token.
+    if not isinstance(state_doc, dict) or not isinstance(
+        state_doc.get("entry_marks"), dict
+    ):
+        raise ValueError(f"malformed {_STATE_SCHEMA_V1} state")
+    upgraded = {k: v for k, v in state_doc.items() if k != "entry_marks"}
+    last_seen = state_doc.get("last_seen")
+    marks = SeenReadings.from_marks(
+        state_doc["entry_marks"], 0.0 if last_seen is None else float(last_seen)
+    )
+    upgraded["seen"] = marks.to_doc()
+    return upgraded
 
 
 async def load_states(

@@ -23,6 +23,7 @@ from tests.integration.alerting_support import (
     prepare,
     produce,
     produce_raw_value,
+    read_alerts,
     read_topic,
     reading,
     run_consumer,
@@ -152,3 +153,57 @@ async def test_forged_clear_values_raise_nothing_and_create_no_subject(
         d.reason.startswith("no sealed value: body_temp, heart_rate") for d in dead
     )
     assert all("a metric must be sealed to be alerted on" in d.reason for d in dead)
+
+
+async def test_one_huge_entry_id_silences_nothing_across_a_restart(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = hostile_settings(make_settings, tmp_path)
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    outlier = replace(reading("w5", 1, spo2=97), entry_id=2**63 - 1)
+    await produce(
+        settings, keyring, [outlier, *(reading("w5", n, spo2=97) for n in range(2, 5))]
+    )
+    await run_consumer(settings, keyring, idle_exit_s=2.0)
+    # Restarted (its state restored), then the SpO2 falls; at-least-once
+    # upstream delivers each of those entries twice, sealed afresh.
+    low = [reading("w5", n, spo2=88) for n in range(5, 9)]
+    await produce(settings, keyring, low + low)
+
+    _, stats = await run_consumer(settings, keyring)
+
+    alerts = await read_alerts(settings)
+    assert [(a.kind, a.severity, a.state) for a in alerts] == [
+        ("clinical", "low_medium", "raised")
+    ]
+    assert stats.evaluated == 8
+    assert stats.duplicates == 4
+
+
+async def test_copies_with_their_site_changed_are_replays_not_hypothermia(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = hostile_settings(make_settings, tmp_path)
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    policy = FieldPolicy.default()
+    originals = [
+        anonymise(reading("w6", n, site="skin", body_temp=33.0), policy, keyring)
+        for n in range(1, 4)
+    ]
+    for record in originals:
+        await produce_raw_value(settings, record.key, record.to_json())
+    # Authentic tokens, copied under new entry ids with "core" as their site:
+    # 33.0 °C scored as a core temperature is a NEWS2 3 (hypothermia).
+    for record in originals:
+        doc = orjson.loads(record.to_json())
+        doc["source"]["entry_id"] += 100
+        doc["clear"]["temperature_site"] = "core"
+        await produce_raw_value(settings, record.key, orjson.dumps(doc))
+
+    _, stats = await run_consumer(settings, keyring)
+
+    assert await read_alerts(settings) == []
+    assert stats.evaluated == 6
+    assert stats.duplicates == 3

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.alerting.engine import AlertEngine, AlertEvent, Observation
+from streams.alerting.engine import AlertEngine, AlertEvent, Evaluation, Observation
+from streams.alerting.replay import MAX_CHANNELS, WINDOW
 from streams.alerting.rules import RuleConfig
 from streams.alerting.state import SubjectState
 
@@ -291,3 +292,98 @@ def test_a_fault_between_readings_interrupts_a_sustained_run() -> None:
         feed.send(spo2=0)
     feed.send(spo2=94)
     assert [e.kind for e in feed.events] == ["sensor_fault"]
+
+
+def spo2_at(
+    eng: AlertEngine, entry_id: int, n: int, value: float = 88.0, **extra: object
+) -> Evaluation:
+    at = START + timedelta(seconds=15 * n)
+    return eng.observe(
+        Observation(
+            SUBJECT,
+            at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            {"spo2": value},
+            channel="ch",
+            entry_id=entry_id,
+            **extra,  # type: ignore[arg-type]
+        )
+    )
+
+
+@pytest.mark.parametrize("outlier", [2**63 - 1, 2**64 - 1])
+def test_one_huge_entry_id_does_not_silence_the_channel(outlier: int) -> None:
+    eng = engine()
+    assert not spo2_at(eng, outlier, 0).duplicate
+    events = []
+    for n in range(1, 4):
+        evaluation = spo2_at(eng, n, n)
+        assert not evaluation.duplicate
+        events += evaluation.events
+    assert summary(events) == [("clinical", "news2", "low_medium", "raised")]
+    # Redelivered, the real entries and the outlier are still duplicates.
+    assert all(spo2_at(eng, n, n).duplicate for n in (1, 2, 3))
+    assert spo2_at(eng, outlier, 0).duplicate
+
+
+def test_a_flood_of_outliers_does_not_silence_a_channel_either() -> None:
+    eng = engine()
+    for n in range(3 * WINDOW):
+        spo2_at(eng, 2**62 + n, 0, value=97.0)
+    fresh = [spo2_at(eng, n, n) for n in range(1, 6)]
+    assert not any(e.duplicate for e in fresh)
+    assert summary([event for e in fresh for event in e.events]) == [
+        ("clinical", "news2", "low_medium", "raised")
+    ]
+    assert all(spo2_at(eng, n, n).duplicate for n in range(1, 6))
+
+
+def test_a_redelivery_older_than_the_window_is_below_the_floor() -> None:
+    eng = engine()
+    for n in range(1, 4 * WINDOW):
+        spo2_at(eng, n, n)
+    assert spo2_at(eng, 5, 5).duplicate
+    assert spo2_at(eng, 4 * WINDOW - 1, 4 * WINDOW - 1).duplicate
+    assert not spo2_at(eng, 4 * WINDOW, 4 * WINDOW).duplicate
+
+
+def test_a_copied_token_is_a_replay_under_any_entry_id_or_channel() -> None:
+    eng = engine()
+    assert not spo2_at(eng, 1, 1, tokens=("t1",)).duplicate
+    # The same token again: a copy of the record, its source rewritten.
+    assert spo2_at(eng, 2, 1, tokens=("t1",)).duplicate
+    assert eng.observe(
+        Observation(
+            SUBJECT,
+            "2026-05-01T08:00:15Z",
+            {"spo2": 88.0},
+            channel="other",
+            entry_id=9,
+            tokens=("t1",),
+        )
+    ).duplicate
+    # Three copies of one alarming token would have made it "sustained".
+    assert eng.state_of(SUBJECT).metrics["spo2"].score.confirmed == 0  # type: ignore[union-attr]
+
+
+def test_channels_remembered_per_subject_are_bounded() -> None:
+    eng = engine()
+    for n in range(MAX_CHANNELS + 10):
+        eng.observe(
+            Observation(
+                SUBJECT, "2026-05-01T08:00:15Z", {}, channel=f"c{n}", entry_id=1
+            )
+        )
+    state = eng.state_of(SUBJECT)
+    assert state is not None
+    assert len(state.seen.entries) == MAX_CHANNELS
+    assert f"c{MAX_CHANNELS + 9}" in state.seen.entries
+
+
+def test_a_channel_starting_again_from_entry_1_is_still_evaluated() -> None:
+    eng = engine()
+    for n in range(1, 2 * WINDOW):
+        spo2_at(eng, 1000 + n, n, value=97.0)
+    # Cleared on ThingSpeak: ids restart, readings are newer than the floor.
+    fresh = [spo2_at(eng, n, 2 * WINDOW + n) for n in range(1, 4)]
+    assert not any(e.duplicate for e in fresh)
+    assert [e.state for f in fresh for e in f.events] == ["raised"]
