@@ -4,30 +4,44 @@ Reads the anonymised topic from its start up to its end as it was when the
 command began (so it always finishes), keeps the records of a time range
 and/or a subject, and writes each with the unsealed values beside the
 anonymised ones (bands, sealed tokens), as the original system showed both.
-Every call, finished or failed, appends one JSON line to the audit log.
+
+Every call, finished or failed, appends one JSON line to the audit log, and
+no value leaves before its line is written: the audit log (and the output
+file) are opened before anything is read, and the line is on disk before the
+output is. An output file is written whole or not at all (a temporary file
+beside it, renamed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import getpass
 import io
 import logging
 import os
-from collections.abc import Iterable
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import IO, Any, Literal
 
 import orjson
 
 from schemas.keyring import Keyring
 from schemas.records import parse_utc, utc_iso
-from streams.alerting.errors import DecryptRequestError, UnopenableRecordError
+from streams.alerting.errors import (
+    AlertingError,
+    DecryptRequestError,
+    UnopenableRecordError,
+)
 from streams.alerting.opening import open_record
 from streams.alerting.reader import read_to_end
 from vitalstream.config import Settings
+from vitalstream.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -96,25 +110,117 @@ def parse_time(text: str, option: str) -> datetime:
 async def decrypt(
     settings: Settings, keyring: Keyring, request: DecryptRequest
 ) -> DecryptOutcome:
-    """Read, unseal and write the requested records; audit the call."""
-    outcome: DecryptOutcome | None = None
-    error: str | None = None
-    skipped: list[int] = []
+    """Read, unseal and write the requested records; audit the call.
+
+    Raises :class:`ConfigError` naming ``alerting.audit_log`` before reading
+    anything when the audit log cannot be appended to, and
+    :class:`DecryptRequestError` when ``--output`` cannot be written.
+    """
+    with AuditLog(settings) as audit:
+        audited = False
+        try:
+            with _output(request.output) as output:
+                skipped: list[int] = []
+                rows = [row async for row in _rows(settings, keyring, request, skipped)]
+                text = _json(rows) if request.format == "json" else _csv(rows)
+                outcome = DecryptOutcome(
+                    records=len(rows),
+                    # Records left out because they could not be opened count
+                    # too: with the wrong keyring every one of them is such.
+                    unseal_failures=sum(1 for row in rows if row["error"])
+                    + len(skipped),
+                )
+                # On disk before a single value leaves this process.
+                audit.append(request, outcome, None)
+                audited = True
+                output.write(text)
+            return outcome
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if audited:
+                error = f"output not written after the line above: {error}"
+            with contextlib.suppress(AlertingError):
+                audit.append(request, None, error)
+            raise
+
+
+class AuditLog:
+    """``alerting.audit_log``, opened for appending; one JSON line per call.
+
+    Opening raises :class:`ConfigError` naming the setting when the file
+    cannot be created or appended to.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        path = settings.alerting.audit_log
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                "alerting.audit_log",
+                str(path),
+                f"a file this user can append to ({exc.strerror}); "
+                "nothing was decrypted",
+            ) from None
+        self._handle = os.fdopen(fd, "ab")
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._handle.close()
+
+    def append(
+        self,
+        request: DecryptRequest,
+        outcome: DecryptOutcome | None,
+        error: str | None,
+    ) -> None:
+        """Write and fsync one line; :class:`AlertingError` if it cannot be."""
+        line = orjson.dumps(_audit_entry(self._settings, request, outcome, error))
+        try:
+            self._handle.write(line + b"\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise AlertingError(
+                f"cannot write the audit log {self._settings.alerting.audit_log} "
+                f"(alerting.audit_log): {exc.strerror}; nothing was written"
+            ) from None
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    # Standard output, or a temporary file (mode 600: plaintext vitals)
+    # beside ``path`` that becomes it only once written whole.
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
     try:
-        rows = [row async for row in _rows(settings, keyring, request, skipped)]
-        _write(rows, request)
-        outcome = DecryptOutcome(
-            records=len(rows),
-            # Records left out because they could not be opened count too:
-            # with the wrong keyring every one of them is such a record.
-            unseal_failures=sum(1 for row in rows if row["error"]) + len(skipped),
-        )
-        return outcome
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise DecryptRequestError(
+            f"--output {path}: cannot write there ({exc.strerror})"
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
-    finally:
-        append_audit(settings, request, outcome, error)
 
 
 async def _rows(
@@ -155,21 +261,6 @@ def _row(
         "values": opened.values,
         "error": None,
     }
-
-
-def _write(rows: list[dict[str, Any]], request: DecryptRequest) -> None:
-    text = _json(rows) if request.format == "json" else _csv(rows)
-    if request.output is None:
-        import sys
-
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    request.output.parent.mkdir(parents=True, exist_ok=True)
-    # Plaintext vitals: readable by the operator only.
-    fd = os.open(request.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
@@ -240,7 +331,17 @@ def append_audit(
     error: str | None,
 ) -> None:
     """Append one JSON line describing a decrypt call to the audit log."""
-    entry = {
+    with AuditLog(settings) as audit:
+        audit.append(request, outcome, error)
+
+
+def _audit_entry(
+    settings: Settings,
+    request: DecryptRequest,
+    outcome: DecryptOutcome | None,
+    error: str | None,
+) -> dict[str, Any]:
+    return {
         "at": utc_iso(datetime.now(UTC)),
         "operator": operator_name(settings),
         "action": "decrypt",
@@ -254,13 +355,6 @@ def append_audit(
         "unseal_failures": outcome.unseal_failures if outcome else None,
         "outcome": _audit_outcome(outcome, error),
     }
-    path = settings.alerting.audit_log
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "ab") as handle:
-        handle.write(orjson.dumps(entry) + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _audit_outcome(outcome: DecryptOutcome | None, error: str | None) -> str:

@@ -29,14 +29,17 @@ pytestmark = pytest.mark.kafka
 VITALSTREAM = str(PROJECT_ROOT / ".venv" / "bin" / "vitalstream")
 
 
-def decrypt(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def decrypt(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [VITALSTREAM, "--config", str(config), "decrypt", *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={k: v for k, v in os.environ.items() if k != "VITALSTREAM_KEYS__KEYRING"},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "VITALSTREAM_KEYS__KEYRING"},
+            **env,
+        },
     )
 
 
@@ -171,3 +174,51 @@ async def test_a_wrong_keyring_is_a_failure_not_an_empty_answer(
     audit = json.loads(settings.alerting.audit_log.read_text().splitlines()[-1])
     assert audit["unseal_failures"] == 5
     assert audit["outcome"].startswith("incomplete")
+
+
+@pytest.mark.parametrize("to_file", [False, True])
+async def test_an_audit_log_that_cannot_be_written_stops_before_any_plaintext(
+    recorded: tuple[Settings, Path, Keyring], tmp_path: Path, to_file: bool
+) -> None:
+    settings, config, keyring = recorded
+    await prepare(settings)
+    await produce(
+        settings, keyring, [reading("wrist-8", n, heart_rate=70) for n in range(1, 6)]
+    )
+    output = tmp_path / "out.json"
+
+    result = decrypt(
+        config,
+        "--format",
+        "json",
+        *(["--output", str(output)] if to_file else []),
+        VITALSTREAM_ALERTING__AUDIT_LOG="/proc/audit.log",
+    )
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert not output.exists()
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after the INFO log lines
+    assert line.startswith("vitalstream: bad setting 'alerting.audit_log'")
+    assert "/proc/audit.log" in line
+    assert "nothing was decrypted" in line
+
+
+async def test_an_output_that_cannot_be_written_is_audited_as_failed(
+    recorded: tuple[Settings, Path, Keyring], tmp_path: Path
+) -> None:
+    settings, config, keyring = recorded
+    await prepare(settings)
+    await produce(settings, keyring, [reading("wrist-9", 1, heart_rate=70)])
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+
+    result = decrypt(config, "--output", str(blocked / "out.csv"))
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--output" in result.stderr
+    (entry,) = [json.loads(line) for line in settings.alerting.audit_log.open()]
+    assert entry["outcome"].startswith("failed: ")
+    assert entry["records"] is None

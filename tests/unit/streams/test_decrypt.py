@@ -12,6 +12,7 @@ import pytest
 
 from streams.alerting.errors import DecryptRequestError
 from streams.decrypt import (
+    AuditLog,
     DecryptOutcome,
     DecryptRequest,
     _csv,
@@ -19,6 +20,7 @@ from streams.decrypt import (
     parse_time,
 )
 from vitalstream.config import Settings
+from vitalstream.errors import ConfigError
 
 
 def test_parse_time_needs_a_zone_and_iso() -> None:
@@ -110,3 +112,12 @@ def test_audit_appends_one_line_per_call(tmp_path: Path) -> None:
     assert lines[1]["outcome"] == "failed: AlertingError: no topic"
     assert all(line["operator"] for line in lines)
     assert settings.alerting.audit_log.stat().st_mode & 0o077 == 0
+
+
+def test_an_audit_log_that_cannot_be_opened_names_the_setting() -> None:
+    settings = Settings(alerting={"audit_log": "/proc/audit.log"})
+    with pytest.raises(ConfigError) as raised:
+        AuditLog(settings)
+    assert raised.value.setting == "alerting.audit_log"
+    assert raised.value.found == "/proc/audit.log"
+    assert "nothing was decrypted" in str(raised.value)
