@@ -270,27 +270,62 @@ def _json(rows: list[dict[str, Any]]) -> str:
 def _csv(rows: list[dict[str, Any]]) -> str:
     metrics = _union(row.get("values", {}) for row in rows)
     metrics |= _union(row.get("bands", {}) for row in rows)
-    clear_names = _union(row.get("clear", {}) for row in rows) - metrics
-    columns = list(_FIXED_COLUMNS)
+    # Every clear field, a metric's name too: the values are sealed values
+    # only, and a clear number beside them is shown as what it is.
+    clear_names = _union(row.get("clear", {}) for row in rows)
+    # (header, where the cell comes from): metric names and clear fields are
+    # a device's or channel owner's words, so they are labelled, not trusted.
+    columns: list[tuple[str, str, str | None]] = [
+        (name, name, None) for name in _FIXED_COLUMNS
+    ]
     for name in sorted(metrics):
-        columns += [name, f"{name}.band", f"{name}.sealed"]
-    columns += [f"clear.{name}" for name in sorted(clear_names)]
-    columns.append("error")
+        label = _label(name, _RESERVED)
+        columns += [
+            (label, "values", name),
+            (f"{label}.band", "bands", name),
+            (f"{label}.sealed", "sealed", name),
+        ]
+    columns += [
+        (f"clear.{_label(name)}", "clear", name) for name in sorted(clear_names)
+    ]
+    columns.append(("error", "error", None))
 
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([_inert(header) for header, _, _ in columns])
     for row in rows:
-        flat = {name: row.get(name) for name in _FIXED_COLUMNS}
-        for name in metrics:
-            flat[name] = row.get("values", {}).get(name)
-            flat[f"{name}.band"] = row.get("bands", {}).get(name)
-            flat[f"{name}.sealed"] = row.get("sealed", {}).get(name)
-        for name in clear_names:
-            flat[f"clear.{name}"] = row.get("clear", {}).get(name)
-        flat["error"] = row.get("error")
-        writer.writerow({name: _inert(value) for name, value in flat.items()})
+        writer.writerow(
+            [
+                _inert(row.get(part) if name is None else row.get(part, {}).get(name))
+                for _, part, name in columns
+            ]
+        )
     return buffer.getvalue()
+
+
+# Header names a metric may not take as it is: the fixed columns, and "clear"
+# (whose "clear.band" would be the column of a clear field named "band").
+_RESERVED = frozenset({*_FIXED_COLUMNS, "error", "clear"})
+
+
+def _label(name: str, reserved: frozenset[str] = frozenset()) -> str:
+    """``name`` as a column header: as it is when plain, else as a JSON string.
+
+    Plain: not empty, printable, no surrounding space, no ``.`` or ``"``, not
+    starting like a formula, not reserved. A JSON string starts with ``"``,
+    which no plain name has, so two names never share a column and an empty
+    name shows as ``""``.
+    """
+    plain = (
+        name
+        and name.isprintable()
+        and name == name.strip()
+        and not name.startswith(_FORMULA_STARTS)
+        and "." not in name
+        and '"' not in name
+        and name not in reserved
+    )
+    return name if plain else orjson.dumps(name).decode("utf-8")
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

