@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import re
 import types
 import typing
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -224,12 +225,20 @@ class KeysSettings(_Section):
         return value
 
 
+# An offset to core temperature is a few degrees; more is a typing error.
+_MAX_SITE_OFFSET = 10.0
+
+
 class AlertingSettings(_Section):
+    # inf is written "Infinity" by `vitalstream config` (JSON has no inf;
+    # the default writes null), and read back from that spelling too.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
+
     group_id: str = "vitalstream-alerting"
     webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
-    silent_after_s: float = Field(default=900.0, gt=0)
+    silent_after_s: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     sustained_readings: int = Field(default=3, ge=1, le=1000)
-    sustained_s: float = Field(default=120.0, ge=0)
+    sustained_s: float = Field(default=120.0, ge=0, allow_inf_nan=False)
     audit_log: Path = Path("var/audit.log")
     operator: str | None = None
     # Rules (streams/alerting/rules.py): NEWS2 tables per metric as
@@ -247,8 +256,58 @@ class AlertingSettings(_Section):
     state_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._\-]{1,249}$")
     instance_id: str = Field(default="1", pattern=r"^[A-Za-z0-9._\-]{1,64}$")
     keyring_check_records: int = Field(default=20, ge=1, le=100_000)
-    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120, allow_inf_nan=False)
     webhook_attempts: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("score_tables")
+    @classmethod
+    def _news2_tables(
+        cls, value: dict[str, list[tuple[float, int]]]
+    ) -> dict[str, list[tuple[float, int]]]:
+        # The rules own what a table is (streams/alerting/news2.py); imported
+        # here, not at the top, as vitalstream is imported by every stage.
+        from streams.alerting.news2 import DEFAULT_TABLES, ScoreTable
+
+        for metric, bands in value.items():
+            if metric not in DEFAULT_TABLES:
+                raise ValueError(
+                    f"a table for {metric!r}, which NEWS2 does not score; tables "
+                    f"exist for {', '.join(DEFAULT_TABLES)}"
+                )
+            try:
+                ScoreTable(tuple((float(limit), int(score)) for limit, score in bands))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{metric}: [[limit, score], ..., [inf, score]] with finite "
+                    f"limits rising to a last one of inf ({exc})"
+                ) from None
+        return value
+
+    @field_validator("plausible")
+    @classmethod
+    def _finite_ranges(
+        cls, value: dict[str, tuple[float, float]]
+    ) -> dict[str, tuple[float, float]]:
+        for metric, (low, high) in value.items():
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(
+                    f"{metric}: [low, high], two finite numbers with low below high"
+                )
+        return value
+
+    @field_validator("temperature_site_offsets")
+    @classmethod
+    def _known_sites(cls, value: dict[str, float]) -> dict[str, float]:
+        sites = get_args(MeasurementSite)
+        for site, offset in value.items():
+            if site not in sites:
+                raise ValueError(f"{site!r} is not a site; sites are {sites}")
+            if not (math.isfinite(offset) and abs(offset) <= _MAX_SITE_OFFSET):
+                raise ValueError(
+                    f"{site}: an offset to core temperature in °C, a finite "
+                    f"number from -{_MAX_SITE_OFFSET:g} to {_MAX_SITE_OFFSET:g}"
+                )
+        return value
 
 
 class Settings(BaseSettings):

@@ -241,7 +241,9 @@ class AlertingConsumer:
                 )
             self._clock.observe(observed)
             evaluation = self.engine.observe(obs, heard_at=self._clock.now_epoch())
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
+            # A record that cannot be evaluated must not stop the consumer:
+            # it would meet the same record again at every restart.
             self._dead_letter(message, f"cannot evaluate: {exc}", batch)
             return
         self.stats.evaluated += 1

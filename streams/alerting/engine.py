@@ -11,6 +11,7 @@ against a time the caller supplies, so tests need no sleeping.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,8 +129,14 @@ class AlertEngine:
             state.heard_at = heard_at
 
         for name, value in obs.metrics.items():
-            if value is not None:
-                events.extend(self._metric(state, obs, at, name, value))
+            if value is None:
+                continue
+            if not math.isfinite(value):
+                # Tokens never open to one (SEALED-FORMAT.md); if one came,
+                # it is left out rather than stop the engine or be sealed.
+                logger.debug("subject %s: %s not finite, left out", obs.subject, name)
+                continue
+            events.extend(self._metric(state, obs, at, name, value))
         events.extend(self._clinical(state, obs))
         return Evaluation(events=events)
 

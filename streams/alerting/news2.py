@@ -36,7 +36,9 @@ NEWS2_PARAMETERS = (
 class ScoreTable:
     """Upper-inclusive limits with the sub-score of each band, in rising order.
 
-    The last limit is ``inf`` so that every finite value has a band.
+    The last limit is ``inf`` so that every finite value has a band; the
+    others are finite (a NaN limit compares false with everything, and would
+    quietly send every value to the next band).
     """
 
     bands: tuple[tuple[float, int], ...]
@@ -45,6 +47,8 @@ class ScoreTable:
         if not self.bands:
             raise ValueError("a score table needs at least one band")
         limits = [limit for limit, _ in self.bands]
+        if not all(math.isfinite(limit) for limit in limits[:-1]):
+            raise ValueError("every limit but the last must be a finite number")
         if limits != sorted(limits) or len(set(limits)) != len(limits):
             raise ValueError("band limits must rise strictly")
         if limits[-1] != math.inf:
@@ -53,11 +57,13 @@ class ScoreTable:
             raise ValueError("NEWS2 sub-scores are 0 to 3")
 
     def score(self, value: float) -> int:
-        """The sub-score of ``value``."""
+        """The sub-score of ``value``; ``ValueError`` if it is NaN (no band)."""
+        if math.isnan(value):
+            raise ValueError("NaN has no NEWS2 band")
         for limit, score in self.bands:
             if value <= limit:
                 return score
-        raise AssertionError("unreachable: the last limit is inf")
+        return self.bands[-1][1]  # only +inf itself gets here
 
 
 _INF = math.inf

@@ -7,6 +7,7 @@ setting.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
@@ -79,6 +80,8 @@ class RuleConfig:
 
     def is_plausible(self, metric: str, value: float) -> bool:
         """Whether ``value`` could come from a working sensor on a wearer."""
+        if not math.isfinite(value):
+            return False
         bounds = self.plausible.get(metric)
         if bounds is None:
             return True
@@ -86,7 +89,11 @@ class RuleConfig:
         return low <= value <= high
 
     def score(self, metric: str, value: float, site: str | None) -> int | None:
-        """The NEWS2 sub-score of a plausible value, ``None`` if not scored."""
+        """The NEWS2 sub-score of a plausible value, ``None`` if not scored.
+
+        A value that is not finite (after the site's offset) is not scored:
+        the engine must never stop over a value.
+        """
         table = self.tables.get(metric)
         if table is None:
             return None
@@ -95,6 +102,8 @@ class RuleConfig:
             if offset is None:
                 return None
             value += offset
+        if not math.isfinite(value):
+            return None
         return table.score(value)
 
 
@@ -123,10 +132,14 @@ def rule_config(settings: AlertingSettings) -> RuleConfig:
             )
         plausible[metric] = (low, high)
     sites = get_args(MeasurementSite)
-    for site in settings.temperature_site_offsets:
+    for site, offset in settings.temperature_site_offsets.items():
         if site not in sites:
             raise ConfigError(
                 "alerting.temperature_site_offsets", repr(site), f"one of {sites}"
+            )
+        if not math.isfinite(offset):
+            raise ConfigError(
+                f"alerting.temperature_site_offsets.{site}", repr(offset), "a number"
             )
     return RuleConfig(
         tables=tables,

@@ -387,3 +387,24 @@ def test_a_channel_starting_again_from_entry_1_is_still_evaluated() -> None:
     fresh = [spo2_at(eng, n, 2 * WINDOW + n) for n in range(1, 4)]
     assert not any(e.duplicate for e in fresh)
     assert [e.state for f in fresh for e in f.events] == ["raised"]
+
+
+@pytest.mark.parametrize("offset", [float("nan"), float("inf")])
+def test_no_site_offset_stops_the_engine(offset: float) -> None:
+    # Rules built without the settings' checks: scoring must still not raise.
+    feed = Feed(engine(site_offsets={"skin": offset}), site="skin")
+    for _ in range(3):
+        assert feed.send(body_temp=36.5) == []
+    state = feed.eng.state_of(SUBJECT)
+    assert state is not None
+    assert not state.metrics["body_temp"].scored
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_value_that_is_not_finite_is_left_out(value: float) -> None:
+    feed = Feed(engine())
+    for _ in range(3):
+        assert feed.send(spo2=value) == []
+    state = feed.eng.state_of(SUBJECT)
+    assert state is not None
+    assert "spo2" not in state.metrics

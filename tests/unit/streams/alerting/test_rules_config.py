@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+from streams.alerting.news2 import DEFAULT_TABLES
 from streams.alerting.rules import RuleConfig, rule_config
-from vitalstream.config import AlertingSettings
+from vitalstream.config import AlertingSettings, Settings, load_settings
 from vitalstream.errors import ConfigError
 
 
@@ -44,20 +48,96 @@ def test_overrides_from_settings() -> None:
     assert rules.min_risk == "medium"
 
 
+@pytest.fixture(autouse=True)
+def _no_outside_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("VITALSTREAM_")]:
+        monkeypatch.delenv(name)
+
+
 @pytest.mark.parametrize(
-    ("settings", "setting"),
+    ("text", "setting", "said"),
     [
-        ({"score_tables": {"spo2": [(95, 0), (91, 3)]}}, "score_tables.spo2"),
-        ({"score_tables": {"spo2": [(91, 3), (95, 0)]}}, "score_tables.spo2"),
-        ({"plausible": {"spo2": (100, 50)}}, "plausible.spo2"),
-        ({"temperature_site_offsets": {"forehead": 1.0}}, "temperature_site_offsets"),
+        ("score_tables = { spo2 = [[95, 0], [91, 3]] }", "score_tables", "rise"),
+        ("score_tables = { spo2 = [[91, 3], [95, 0]] }", "score_tables", "inf"),
+        ("score_tables = { spo2 = [[nan, 0], [inf, 1]] }", "score_tables", "finite"),
+        ("score_tables = { spo2 = [[91, 3], [nan, 0]] }", "score_tables", "inf"),
+        ("score_tables = { spo2 = [[inf, 3], [inf, 0]] }", "score_tables", "finite"),
+        ("score_tables = { spo2 = [[-inf, 3], [inf, 0]] }", "score_tables", "finite"),
+        (
+            "score_tables = { blood_sugar = [[5, 0], [inf, 3]] }",
+            "score_tables",
+            "NEWS2 does not score",
+        ),
+        ("plausible = { spo2 = [100, 50] }", "plausible", "low below high"),
+        ("plausible = { spo2 = [nan, 100] }", "plausible", "finite"),
+        ("plausible = { spo2 = [50, inf] }", "plausible", "finite"),
+        (
+            "temperature_site_offsets = { forehead = 1.0 }",
+            "temperature_site_offsets",
+            "not a site",
+        ),
+        (
+            "temperature_site_offsets = { skin = nan }",
+            "temperature_site_offsets",
+            "finite",
+        ),
+        (
+            "temperature_site_offsets = { skin = inf }",
+            "temperature_site_offsets",
+            "finite",
+        ),
+        (
+            "temperature_site_offsets = { skin = 40.0 }",
+            "temperature_site_offsets",
+            "-10 to 10",
+        ),
+        ("silent_after_s = inf", "silent_after_s", "finite"),
+        ("silent_after_s = nan", "silent_after_s", "finite"),
+        ("sustained_s = inf", "sustained_s", "finite"),
+        ("webhook_timeout_s = nan", "webhook_timeout_s", "finite"),
     ],
 )
-def test_bad_rule_settings_name_the_setting(
-    settings: dict[str, object], setting: str
+def test_bad_rule_settings_stop_start_up_naming_the_setting(
+    tmp_path: Path, text: str, setting: str, said: str
 ) -> None:
-    with pytest.raises(ConfigError, match=setting):
-        rule_config(AlertingSettings(**settings))  # type: ignore[arg-type]
+    path = tmp_path / "vitalstream.toml"
+    path.write_text(f"[alerting]\n{text}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert raised.value.setting == f"alerting.{setting}"
+    assert said in raised.value.allowed
+
+
+def test_rule_config_still_refuses_tables_that_skipped_validation() -> None:
+    # Settings built without validation (model_construct) meet the rules' own
+    # checks: a bad table is a ConfigError there too, never a crash later.
+    unchecked = AlertingSettings.model_construct(
+        score_tables={"spo2": [(float("nan"), 0), (float("inf"), 1)]}
+    )
+    with pytest.raises(ConfigError, match=r"score_tables\.spo2"):
+        rule_config(unchecked)
+    offsets = AlertingSettings.model_construct(
+        temperature_site_offsets={"skin": float("nan")}
+    )
+    with pytest.raises(ConfigError, match=r"temperature_site_offsets\.skin"):
+        rule_config(offsets)
+
+
+def test_config_prints_inf_as_inf_and_reads_it_back(tmp_path: Path) -> None:
+    path = tmp_path / "vitalstream.toml"
+    path.write_text("[alerting]\nscore_tables = { spo2 = [[85, 3], [inf, 0]] }\n")
+    printed = load_settings(path).model_dump_json()
+    assert '"spo2":[[85.0,3],["Infinity",0]]' in printed
+    again = Settings.model_validate_json(printed)
+    assert again.alerting.score_tables["spo2"][-1] == (float("inf"), 0)
+
+
+def test_every_score_table_has_a_metric_the_engine_scores() -> None:
+    settings = AlertingSettings(
+        score_tables={name: [(float("inf"), 0)] for name in DEFAULT_TABLES}
+    )
+    assert set(rule_config(settings).tables) == set(DEFAULT_TABLES)
 
 
 def test_rule_config_refuses_an_unknown_minimum() -> None:
