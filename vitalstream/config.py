@@ -235,7 +235,7 @@ class AlertingSettings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
 
     group_id: str = "vitalstream-alerting"
-    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    webhook_url: str | None = None
     silent_after_s: float = Field(default=900.0, gt=0, allow_inf_nan=False)
     sustained_readings: int = Field(default=3, ge=1, le=1000)
     sustained_s: float = Field(default=120.0, ge=0, allow_inf_nan=False)
@@ -258,6 +258,31 @@ class AlertingSettings(_Section):
     keyring_check_records: int = Field(default=20, ge=1, le=100_000)
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=120, allow_inf_nan=False)
     webhook_attempts: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _postable_url(cls, value: str | None) -> str | None:
+        # Checked as httpx will read it: a port of 99999 passed a pattern and
+        # then raised OverflowError on the first POST; "http://[::1/hook"
+        # raised at start-up with a traceback.
+        if value is None:
+            return None
+        import httpx
+
+        allowed = "an http:// or https:// URL with a host"
+        if any(char.isspace() for char in value):
+            raise ValueError(f"{allowed}, without white space")
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"{allowed} (httpx: {exc})") from None
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"{allowed}, not {url.scheme or 'no scheme'}")
+        if not url.host:
+            raise ValueError(f"{allowed}; this one has no host")
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise ValueError(f"{allowed} and, if it has one, a port from 1 to 65535")
+        return value
 
     @field_validator("score_tables")
     @classmethod

@@ -69,8 +69,10 @@ def _number(value: float) -> str:
 class Webhook:
     """POSTs alerts from a queue, retried with exponential backoff.
 
-    A delivery that still fails after ``attempts`` is counted and logged; the
-    consumer goes on. A full queue (the receiver down for long) drops the
+    An HTTP or transport error is retried; a delivery that still fails after
+    ``attempts``, or fails with any other error, is counted and logged (the
+    URL's origin only: its path and query may hold a token); the consumer
+    and the delivery task go on. A full queue (the receiver down for long) drops the
     newest POST with a warning rather than holding up the alerts topic.
     """
 
@@ -105,12 +107,29 @@ class Webhook:
             self._task.cancel()
         await self._client.aclose()
         logging.getLogger("httpx").removeFilter(self._hidden)
+        logger.info(
+            "webhook %s: %d alerts posted, %d not",
+            self._hidden.shown,
+            self.sent,
+            self.failed,
+        )
 
     async def _deliver_all(self) -> None:
         while True:
             body = await self._queue.get()
             try:
                 await self._deliver(body)
+            except Exception as exc:
+                # Not an HTTP error (a port httpx cannot connect to raised
+                # OverflowError): not worth retrying, and no reason for the
+                # task to end and every later alert to go unposted.
+                self.failed += 1
+                logger.warning(
+                    "webhook: alert %s not delivered to %s: %s",
+                    body["alert_id"],
+                    self._hidden.shown,
+                    _describe(exc),
+                )
             finally:
                 self._queue.task_done()
 
@@ -129,8 +148,9 @@ class Webhook:
             self.failed += 1
             cause = exc.last_attempt.exception()
             logger.warning(
-                "webhook: alert %s not delivered after %d attempts: %s",
+                "webhook: alert %s not delivered to %s after %d attempts: %s",
                 body["alert_id"],
+                self._hidden.shown,
                 self.attempts,
                 _describe(cause),
             )
@@ -139,8 +159,11 @@ class Webhook:
 
 
 def _describe(error: BaseException | None) -> str:
+    # Type names and status codes only: an error's text may hold the URL.
     if isinstance(error, httpx.HTTPStatusError):
         return f"HTTP {error.response.status_code}"
+    if isinstance(error, BaseExceptionGroup):
+        return "+".join(_describe(inner) for inner in error.exceptions)
     return type(error).__name__ if error is not None else "unknown"
 
 
@@ -151,12 +174,12 @@ class _HiddenUrl(logging.Filter):
         super().__init__()
         parsed = httpx.URL(url)
         self._urls = {url, str(parsed)}
-        self._shown = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/***"
+        self.shown = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/***"
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         for url in self._urls:
             if url in message:
-                record.msg, record.args = message.replace(url, self._shown), None
+                record.msg, record.args = message.replace(url, self.shown), None
                 message = record.msg
         return True

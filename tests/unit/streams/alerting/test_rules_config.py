@@ -143,3 +143,32 @@ def test_every_score_table_has_a_metric_the_engine_scores() -> None:
 def test_rule_config_refuses_an_unknown_minimum() -> None:
     with pytest.raises(ValueError, match="min_risk"):
         RuleConfig(min_risk="none")
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:99999/hook", "port from 1 to 65535"),
+        ("http://127.0.0.1:0/hook", "port from 1 to 65535"),
+        ("http://[::1/hook", "Invalid port"),
+        ("http:///hook", "host"),
+        ("ftp://care.example/hook", "not ftp"),
+        ("https://care example/hook", "without white space"),
+    ],
+)
+def test_a_webhook_url_httpx_cannot_post_to_stops_start_up(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    path = tmp_path / "vitalstream.toml"
+    path.write_text(f'[alerting]\nwebhook_url = "{url}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert raised.value.setting == "alerting.webhook_url"
+    assert said in raised.value.allowed
+
+
+def test_a_good_webhook_url_is_kept_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "vitalstream.toml"
+    url = "https://care.example:8443/hooks/T0/B0?token=x"
+    path.write_text(f'[alerting]\nwebhook_url = "{url}"\n')
+    assert load_settings(path).alerting.webhook_url == url

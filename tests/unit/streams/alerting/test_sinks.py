@@ -106,3 +106,45 @@ async def test_unreachable_webhook_is_counted() -> None:
     hook.submit(webhook_body(seal_alert(EVENT, Keyring.new()), EVENT))
     await asyncio.wait_for(hook.close(drain_s=30), 40)
     assert hook.failed == 1
+
+
+async def test_a_post_that_raises_no_http_error_is_counted_and_delivery_goes_on(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Port 99999 passes a loose pattern; httpx raises OverflowError (inside an
+    # exception group), not an httpx.HTTPError, on the first POST.
+    broken = Webhook(
+        "http://127.0.0.1:99999/hook?token=S3CR3T", timeout_s=1, attempts=3
+    )
+    broken.start()
+    alert = seal_alert(EVENT, Keyring.new())
+    broken.submit(webhook_body(alert, EVENT))
+    broken.submit(webhook_body(alert, EVENT))
+    await asyncio.wait_for(broken.close(drain_s=10), 20)
+
+    assert broken.failed == 2
+    assert broken.sent == 0
+    assert "S3CR3T" not in caplog.text
+    assert "/hook" not in caplog.text
+    assert "OverflowError" in caplog.text
+
+    # The same task delivers on after an error that is no httpx error.
+    receiver = Receiver(failures=0)
+    hook = Webhook(await serve(receiver), timeout_s=2, attempts=1)
+    calls = 0
+    real_post = hook._client.post
+
+    async def first_post_explodes(url: str, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug in a transport")
+        return await real_post(url, **kwargs)
+
+    hook._client.post = first_post_explodes  # type: ignore[method-assign]
+    hook.start()
+    hook.submit(webhook_body(alert, EVENT))
+    hook.submit(webhook_body(alert, EVENT))
+    await hook.close(drain_s=30)
+    assert (hook.failed, hook.sent) == (1, 1)
+    assert len(receiver.received) == 1
