@@ -13,10 +13,9 @@ anonymiser transaction that aborted are never evaluated.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +37,12 @@ from streams.alerting.opening import (
 )
 from streams.alerting.record import Alert, seal_alert
 from streams.alerting.rules import RuleConfig, rule_config
+from streams.alerting.shutdown import (
+    STOP_GRACE_S,
+    close_client,
+    unless_stopped,
+    until_stopped,
+)
 from streams.alerting.sinks import Webhook, alert_line, operator_log, webhook_body
 from streams.alerting.sites import SiteBook
 from streams.alerting.stats import AlertingStats
@@ -113,7 +118,7 @@ class AlertingConsumer:
                 "no channels configured: temperature sites are taken from the "
                 "records, which no token authenticates"
             )
-        if not await _unless_stopped(ensure_state_topic(settings), stop):
+        if not await unless_stopped(ensure_state_topic(settings), stop):
             logger.info("alerting stopped before Kafka answered")
             return self.stats
         self._producer = AIOKafkaProducer(
@@ -147,7 +152,7 @@ class AlertingConsumer:
                 [settings.topics.anonymised.name], listener=_StateOnRebalance(self)
             )
             for client in (self._producer, self._consumer):
-                if not await _unless_stopped(client.start(), stop):
+                if not await unless_stopped(client.start(), stop):
                     logger.info("alerting stopped before Kafka answered")
                     return self.stats
             logger.info(
@@ -157,11 +162,16 @@ class AlertingConsumer:
                 settings.topics.alerts.name,
                 state_topic_name(settings),
             )
-            await self._loop(stop, idle_exit_s)
+            if not await until_stopped(self._loop(stop, idle_exit_s), stop):
+                logger.warning(
+                    "a batch was still committing %.0f s after the stop (Kafka "
+                    "away?): abandoned uncommitted, the next run evaluates it "
+                    "again",
+                    STOP_GRACE_S,
+                )
         finally:
-            if self._consumer is not None:
-                await self._consumer.stop()
-            await self._producer.stop()
+            await close_client(self._consumer, "consumer")
+            await close_client(self._producer, "producer")
             if self._webhook is not None:
                 await self._webhook.close()
             logger.info("alerting stopped: %s", self.stats.summary())
@@ -392,25 +402,6 @@ class AlertingConsumer:
                 if partition in partitions:
                     self.engine.forget(subject)
                     del self._partition_of[subject]
-
-
-async def _unless_stopped(step: Awaitable[Any], stop: asyncio.Event) -> bool:
-    # Start-up waits on Kafka (40 s per attempt when an address accepts and
-    # never answers); SIGTERM must not wait with it. False: stopped first.
-    task = asyncio.ensure_future(step)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.cancelled():
-        return False
-    task.result()  # its error, if any
-    return True
 
 
 class _StateOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
