@@ -63,7 +63,10 @@ def webhook_body(alert: Alert, event: AlertEvent) -> dict[str, Any]:
 
 
 def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:.2f}"
+    # One way for every value: at most two decimals, no trailing zeros, so
+    # 3283.0 and 3283.004 both read 3283 (they read 3283 and 3283.00).
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 class Webhook:

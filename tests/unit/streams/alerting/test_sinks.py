@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -148,3 +149,22 @@ async def test_a_post_that_raises_no_http_error_is_counted_and_delivery_goes_on(
     await hook.close(drain_s=30)
     assert (hook.failed, hook.sent) == (1, 1)
     assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (3283.0, "3283"),
+        (3283.004, "3283"),
+        (3283.5, "3283.5"),
+        (31.8125, "31.81"),
+        (36.85, "36.85"),
+        (-127.0, "-127"),
+        (-0.001, "0"),
+        (88.0, "88"),
+    ],
+)
+def test_operator_line_writes_every_number_one_way(value: float, shown: str) -> None:
+    event = replace(EVENT, details={"silent_s": value})
+    line = alert_line(seal_alert(event, Keyring.new()), event.details)
+    assert line.endswith(f" silent_s={shown}")
