@@ -90,8 +90,23 @@ class DecryptRequest:
 
 @dataclass(frozen=True, slots=True)
 class DecryptOutcome:
+    """What a call wrote, and what it read to find it.
+
+    ``read``: records read from the topic; ``of_subject``: of those, the ones
+    that opened as the subject asked for, in the time range or not.
+    """
+
     records: int
     unseal_failures: int
+    read: int = 0
+    of_subject: int = 0
+
+
+@dataclass(slots=True)
+class _Tally:
+    read: int = 0
+    skipped: int = 0
+    of_subject: int = 0
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -120,15 +135,17 @@ async def decrypt(
         audited = False
         try:
             with _output(request.output) as output:
-                skipped: list[int] = []
-                rows = [row async for row in _rows(settings, keyring, request, skipped)]
+                tally = _Tally()
+                rows = [row async for row in _rows(settings, keyring, request, tally)]
                 text = _json(rows) if request.format == "json" else _csv(rows)
                 outcome = DecryptOutcome(
                     records=len(rows),
                     # Records left out because they could not be opened count
                     # too: with the wrong keyring every one of them is such.
                     unseal_failures=sum(1 for row in rows if row["error"])
-                    + len(skipped),
+                    + tally.skipped,
+                    read=tally.read,
+                    of_subject=tally.of_subject,
                 )
                 # On disk before a single value leaves this process.
                 audit.append(request, outcome, None)
@@ -224,16 +241,17 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 
 
 async def _rows(
-    settings: Settings, keyring: Keyring, request: DecryptRequest, skipped: list[int]
+    settings: Settings, keyring: Keyring, request: DecryptRequest, tally: _Tally
 ) -> Any:
     async for message in read_to_end(settings, settings.topics.anonymised.name):
-        row = _row(message, keyring, request, skipped)
+        tally.read += 1
+        row = _row(message, keyring, request, tally)
         if row is not None:
             yield row
 
 
 def _row(
-    message: Any, keyring: Keyring, request: DecryptRequest, skipped: list[int]
+    message: Any, keyring: Keyring, request: DecryptRequest, tally: _Tally
 ) -> dict[str, Any] | None:
     base = {"partition": message.partition, "offset": message.offset}
     try:
@@ -243,9 +261,11 @@ def _row(
             # Without an opened record neither subject nor time is known
             # for sure; keep the row only when the whole topic was asked.
             logger.warning("offset %d not decrypted: %s", message.offset, exc.reason)
-            skipped.append(message.offset)
+            tally.skipped += 1
             return None
         return {**base, "error": exc.reason}
+    if request.subject is not None and opened.record.subject == request.subject:
+        tally.of_subject += 1
     record = opened.record
     if not request.wants(record.subject, record.observed_at):
         return None

@@ -7,10 +7,14 @@ import contextlib
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vitalstream.cli import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from streams.decrypt import DecryptOutcome
 
 
 @click.command("alert")
@@ -89,23 +93,46 @@ def decrypt(
     )
     with _kafka_errors_said(settings.kafka.bootstrap_servers):
         outcome = asyncio.run(decrypt(settings, keyring, request))
+    failures = outcome.unseal_failures
     click.echo(
         f"decrypt: {outcome.records} records"
-        + (
-            f", {outcome.unseal_failures} could not be unsealed"
-            if outcome.unseal_failures
-            else ""
-        )
+        + (f", {failures} could not be unsealed" if failures else "")
         + f"; audited in {settings.alerting.audit_log}",
         err=True,
     )
-    if outcome.unseal_failures:
-        # Not a success: a wrong keyring would otherwise look like an
-        # empty or short answer.
+    if subject is not None and outcome.records == 0:
+        click.echo(f"decrypt: {_none_found(outcome, subject, device)}", err=True)
+    if not failures:
+        return
+    # Not a success: a wrong keyring would otherwise look like an empty or
+    # short answer. But only when nothing opened is the keyring to blame.
+    if failures >= outcome.read:
         raise click.ClickException(
-            f"{outcome.unseal_failures} record(s) could not be unsealed: is this "
-            "the keyring the anonymiser seals with? (keys.keyring)"
+            f"none of the {failures} record(s) could be unsealed: is this the "
+            "keyring the anonymiser seals with? (keys.keyring)"
         )
+    raise click.ClickException(
+        f"{failures} of {outcome.read} record(s) could not be unsealed; the keyring "
+        f"opened the other {outcome.read - failures}, so these were altered or "
+        "damaged, or not sealed by this pipeline (see the warnings, or the error "
+        "column)"
+    )
+
+
+def _none_found(outcome: DecryptOutcome, subject: str, device: str | None) -> str:
+    # Which subject was asked for, and whether it exists at all.
+    who = f"device {device!r} ({subject})" if device else subject
+    if outcome.of_subject:
+        return (
+            f"{outcome.of_subject} record(s) of the subject, none in the time "
+            f"asked for ({who})"
+        )
+    if device:
+        return (
+            f"no record has the subject pseudonym of {who}: check the label "
+            "(a channel's `device`, or thingspeak-<channel id>)"
+        )
+    return f"no record has the subject {subject}"
 
 
 @contextlib.contextmanager

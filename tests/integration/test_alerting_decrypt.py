@@ -11,14 +11,18 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 
+from schemas.anonymised import anonymise
 from schemas.keyring import Keyring
+from schemas.policy import FieldPolicy
 from tests.conftest import PROJECT_ROOT, RECORDED_CHANNEL
 from tests.integration.alerting_support import (
     RECORDED_FIELDS,
     prepare,
     produce,
+    produce_raw_value,
     reading,
     write_config,
 )
@@ -170,7 +174,10 @@ async def test_a_wrong_keyring_is_a_failure_not_an_empty_answer(
     )
 
     assert result.returncode == 1
-    assert "5 record(s) could not be unsealed" in result.stderr
+    assert (
+        "none of the 5 record(s) could be unsealed: is this the keyring the "
+        "anonymiser seals with?" in result.stderr
+    )
     audit = json.loads(settings.alerting.audit_log.read_text().splitlines()[-1])
     assert audit["unseal_failures"] == 5
     assert audit["outcome"].startswith("incomplete")
@@ -222,3 +229,53 @@ async def test_an_output_that_cannot_be_written_is_audited_as_failed(
     (entry,) = [json.loads(line) for line in settings.alerting.audit_log.open()]
     assert entry["outcome"].startswith("failed: ")
     assert entry["records"] is None
+
+
+async def test_some_tampered_records_are_not_blamed_on_the_keyring(
+    recorded: tuple[Settings, Path, Keyring], tmp_path: Path
+) -> None:
+    settings, config, keyring = recorded
+    await prepare(settings)
+    await produce(
+        settings, keyring, [reading("wrist-10", n, heart_rate=70) for n in range(1, 6)]
+    )
+    record = anonymise(
+        reading("wrist-10", 6, heart_rate=71), FieldPolicy.default(), keyring
+    )
+    doc = orjson.loads(record.to_json())
+    doc["subject"] = "sbj_someoneelse"  # the token no longer opens
+    await produce_raw_value(settings, record.key, orjson.dumps(doc))
+
+    result = decrypt(config, "--format", "json", "--output", str(tmp_path / "o.json"))
+
+    assert result.returncode == 1
+    assert "1 of 6 record(s) could not be unsealed" in result.stderr
+    assert "the keyring opened the other 5" in result.stderr
+    assert "is this the keyring" not in result.stderr
+
+
+@pytest.mark.parametrize("scope", [[], ["--since", "2026-05-01T09:00:00Z"]])
+async def test_a_device_no_record_has_is_said(
+    recorded: tuple[Settings, Path, Keyring], scope: list[str]
+) -> None:
+    settings, config, keyring = recorded
+    await prepare(settings)
+    await produce(settings, keyring, [reading("wrist-11", 1, heart_rate=70)])
+
+    nosuch = decrypt(config, "--device", "nosuch", "--format", "json", *scope)
+    elsewhere = decrypt(config, "--device", "wrist-11", "--format", "json", *scope)
+
+    assert nosuch.returncode == 0
+    assert json.loads(nosuch.stdout) == []
+    pseudonym = keyring.pseudonymiser.pseudonym("device", "nosuch")
+    assert (
+        f"no record has the subject pseudonym of device 'nosuch' ({pseudonym})"
+        in nosuch.stderr
+    )
+    if scope:
+        assert "1 record(s) of the subject, none in the time asked for" in (
+            elsewhere.stderr
+        )
+    else:
+        assert len(json.loads(elsewhere.stdout)) == 1
+        assert "no record has" not in elsewhere.stderr
