@@ -6,8 +6,16 @@ as silent at once. So the clock is the newest observation time seen,
 advanced by the wall-clock time elapsed since it was seen: a replay runs on
 its own timeline, a live fleet that goes quiet still ages.
 
-TODO(#5): one clock for all partitions: replaying recordings of different
-years together flags the older subjects silent as soon as newer ones arrive.
+A live clock never leaps: while devices talk, their times follow it; while
+they are quiet, it runs on by itself. A leap forward (a 2021 recording read,
+then live readings of today) is a switch to another timeline, and
+:meth:`StreamClock.observe` says how far it leapt so that the silence of the
+subjects heard on the old timeline is counted from the switch
+(engine.AlertEngine.new_timeline), not as the years between the two.
+
+TODO(#5): one clock for all partitions: subjects of an older timeline are
+judged on the newer one from the switch on (silent once ``silent_after_s``
+of it passes), though their own recording may still be running.
 """
 
 from __future__ import annotations
@@ -28,11 +36,20 @@ class StreamClock:
         self._event_time: float | None = None
         self._seen_at = monotonic()
 
-    def observe(self, epoch_seconds: float) -> None:
-        """Note an observation time (seconds since the epoch, UTC)."""
-        if self._event_time is None or epoch_seconds > self.now_epoch():
-            self._event_time = epoch_seconds
-            self._seen_at = self._monotonic()
+    def observe(self, epoch_seconds: float) -> float:
+        """Note an observation time (seconds since the epoch, UTC).
+
+        Returns how far it moved the clock ahead of where it had run to
+        (0 when it did not, or for the first time seen).
+        """
+        if self._event_time is None:
+            self._event_time, self._seen_at = epoch_seconds, self._monotonic()
+            return 0.0
+        leap = epoch_seconds - self.now_epoch()
+        if leap <= 0:
+            return 0.0
+        self._event_time, self._seen_at = epoch_seconds, self._monotonic()
+        return leap
 
     def now_epoch(self) -> float:
         """The current stream time in seconds since the epoch."""

@@ -249,7 +249,10 @@ class AlertingConsumer:
                     f"observed_at {obs.observed_at} is more than {MAX_AHEAD_S:.0f} s "
                     "ahead of this host's clock"
                 )
-            self._clock.observe(observed)
+            leap = self._clock.observe(observed)
+            if leap > self.engine.rules.silent_after_s:
+                now = self._clock.now_epoch()
+                self.engine.new_timeline(now - leap, now)
             evaluation = self.engine.observe(obs, heard_at=self._clock.now_epoch())
         except (ValueError, ArithmeticError) as exc:
             # A record that cannot be evaluated must not stop the consumer:

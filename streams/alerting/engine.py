@@ -140,6 +140,23 @@ class AlertEngine:
         events.extend(self._clinical(state, obs))
         return Evaluation(events=events)
 
+    def new_timeline(self, before: float, now: float) -> None:
+        """The stream clock leapt from ``before`` to ``now`` (epoch seconds).
+
+        Subjects heard on the old timeline and not silent on it are taken as
+        heard at the leap: their silence is judged on the new timeline from
+        there, not by the gap between the two (StreamClock). Subjects
+        restored from the state topic have not been heard in this run and
+        keep their last observation.
+        """
+        limit = self.rules.silent_after_s
+        for state in self._subjects.values():
+            if state.heard_at is None or SILENT_CONDITION in state.open:
+                continue
+            heard = max(state.heard_at, state.last_seen or state.heard_at)
+            if before - heard <= limit:
+                state.heard_at = now
+
     def silent_check(self, now: datetime) -> list[AlertEvent]:
         """Raise "device silent" for subjects quiet for ``silent_after_s``."""
         events: list[AlertEvent] = []

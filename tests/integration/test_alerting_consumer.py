@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
 from schemas.keyring import Keyring
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, utc_iso
+from streams.alerting.consumer import AlertingConsumer
 from streams.alerting.record import open_details
 from tests.conftest import RECORDED_CHANNEL
 from tests.integration.alerting_support import (
@@ -207,3 +211,41 @@ async def test_a_rotated_keyring_is_picked_up_without_a_restart(
     assert stats.evaluated == 4
     assert consumer.keyring.primary_id == rotated.primary_id
     assert [a.state for a in await read_alerts(settings)] == ["raised"]
+
+
+async def test_a_recording_then_live_data_is_silence_from_the_switch_not_years(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        alerting={
+            "group_id": f"test-alerting-{uuid.uuid4().hex[:8]}",
+            "silent_after_s": 4,
+        }
+    )
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    recorded = recorded_readings(RECORDED_CHANNEL / "feeds.csv")[:20]
+    now = datetime.now(UTC).replace(microsecond=0)
+    live = [
+        replace(reading("live", n, heart_rate=70), observed_at=utc_iso(now))
+        for n in range(1, 3)
+    ]
+    consumer = AlertingConsumer(settings, keyring)
+    running = asyncio.create_task(consumer.run(asyncio.Event(), idle_exit_s=12))
+    await produce(settings, keyring, recorded)
+    for _ in range(600):
+        if consumer.stats.records >= len(recorded):
+            break
+        await asyncio.sleep(0.1)
+    # The recording was read (its last entry is of 2021-07-19); now live data.
+    await produce(settings, keyring, live)
+    await asyncio.wait_for(running, 120)
+
+    alerts = await read_alerts(settings)
+    replayed = keyring.pseudonymiser.pseudonym("device", "thingspeak-1448708")
+    (silent,) = [
+        a for a in alerts if a.kind == "device_silent" and a.subject == replayed
+    ]
+    # Silent since the stream moved to the live timeline, not for the years
+    # between the recording and now.
+    assert 4 < open_details(silent, keyring)["silent_s"] < 60

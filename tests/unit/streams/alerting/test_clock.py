@@ -33,3 +33,14 @@ def test_older_observations_do_not_turn_it_back() -> None:
     assert clock.now_epoch() == 2000.0
     clock.observe(2500.0)
     assert clock.now_epoch() == 2500.0
+
+
+def test_says_how_far_an_observation_moved_it_ahead() -> None:
+    ticks = FakeMonotonic()
+    clock = StreamClock(ticks)
+    assert clock.observe(1_626_721_200.0) == 0.0  # the first sets it
+    ticks.now += 30
+    assert clock.observe(1_626_721_215.0) == 0.0  # behind where it ran to
+    assert clock.observe(1_626_721_240.0) == 10.0
+    # A 2021 recording, then a live reading: a leap of years.
+    assert clock.observe(1_796_346_000.0) == 1_796_346_000.0 - 1_626_721_240.0

@@ -408,3 +408,27 @@ def test_a_value_that_is_not_finite_is_left_out(value: float) -> None:
     state = feed.eng.state_of(SUBJECT)
     assert state is not None
     assert "spo2" not in state.metrics
+
+
+def test_after_a_leap_to_another_timeline_silence_counts_from_the_leap() -> None:
+    eng = engine(silent_after_s=600)
+    recorded = START.timestamp()
+    live = recorded + 5 * 365 * 86400.0
+    eng.observe(
+        Observation("replayed", "2026-05-01T08:00:00Z", {"heart_rate": 70.0}),
+        heard_at=recorded,
+    )
+    eng.observe(
+        Observation("long-quiet", "2026-05-01T07:00:00Z", {"heart_rate": 70.0}),
+        heard_at=recorded - 3600,
+    )
+    restored = SubjectState(last_seen=recorded)  # from the state topic
+    eng.restore("restored", restored)
+
+    eng.new_timeline(recorded + 1, live)
+
+    at_leap = datetime.fromtimestamp(live + 599, UTC)
+    assert {e.subject for e in eng.silent_check(at_leap)} == {"long-quiet", "restored"}
+    (replayed,) = eng.silent_check(datetime.fromtimestamp(live + 601, UTC))
+    assert replayed.subject == "replayed"
+    assert replayed.details["silent_s"] == 601
