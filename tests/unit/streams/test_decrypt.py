@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 
 from streams.alerting.errors import DecryptRequestError
-from streams.decrypt import (
-    AuditLog,
-    DecryptOutcome,
-    DecryptRequest,
-    _csv,
-    append_audit,
-    parse_time,
-)
+from streams.audit import AuditLog, append_audit
+from streams.decrypt import DecryptOutcome, DecryptRequest, _csv, parse_time
 from vitalstream.config import Settings
 from vitalstream.errors import ConfigError
 
