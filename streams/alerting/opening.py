@@ -10,6 +10,12 @@ The sealing layer raises one opaque :class:`UnsealError` whatever went wrong.
 The key id is part of every token in the clear, though, so this side can
 still say the one thing an operator needs: whether the keyring holds the key
 the record was sealed with.
+
+TODO(#5): a copy of an authentic record written to another partition than
+its subject's is evaluated where it lies (by another worker, or before the
+original when the consumer lags, which then counts as the replay); a check
+that the subject's key hashes to the partition it was read from would
+refuse it.
 """
 
 from __future__ import annotations
