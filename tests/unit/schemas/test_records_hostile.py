@@ -105,3 +105,7 @@ def test_utc_iso_writes_what_the_decoder_accepts() -> None:
     assert utc_iso(datetime(2026, 12, 4, 0, 38, 42, 500, tzinfo=UTC)) == (
         "2026-12-04T00:38:42Z"
     )
+    # strftime wrote year 21 as "21", which no ISO-8601 reader takes.
+    early = utc_iso(datetime(21, 7, 19, 1, 2, 3, tzinfo=UTC))
+    assert early == "0021-07-19T01:02:03Z"
+    assert Reading.from_json(with_changes(observed_at=early)).observed_at == early
