@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+import reprlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,11 @@ from vitalstream.config import ChannelSettings
 # A decimal number as devices write it. Python's float() also takes "nan",
 # "inf" and "1_000", which are not measurements.
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# Reasons and errors quote the value they refuse, and a value can be
+# 400,000 characters: they quote its start and say how long it is.
+_QUOTED_CHARS = 40
+_QUOTE = reprlib.Repr()  # keyword arguments only from Python 3.12
+_QUOTE.maxother = _QUOTED_CHARS
 # Records carry entry ids as JSON integers, which orjson (and Kafka's
 # consumers) hold in 64 bits; a CSV export can spell any integer.
 _MAX_ENTRY_ID = 2**63 - 1
@@ -73,9 +79,9 @@ def parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO-8601 time") from None
+        raise ValueError(f"{quote(text)} is not an ISO-8601 time") from None
     if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone")
+        raise ValueError(f"{quote(text)} has no time zone")
     return moment.astimezone(UTC)
 
 
@@ -93,15 +99,22 @@ def parse_value(raw: object) -> float | None:
         if not text:
             return None
         if not _DECIMAL.fullmatch(text):
-            raise ValueError(f"{raw!r} is not a number")
+            raise ValueError(f"{quote(raw)} is not a number")
         number = float(text)
     elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
         number = float(raw)
     else:
-        raise ValueError(f"{raw!r} is not a number")
+        raise ValueError(f"{quote(raw)} is not a number")
     if not math.isfinite(number):
-        raise ValueError(f"{raw!r} is not a finite number")
+        raise ValueError(f"{quote(raw)} is not a finite number")
     return number
+
+
+def quote(value: object) -> str:
+    """``repr`` of a received value, cut to an excerpt that says how long it was."""
+    if isinstance(value, str) and len(value) > _QUOTED_CHARS:
+        return f"{value[:_QUOTED_CHARS]!r}... ({len(value):,} characters)"
+    return _QUOTE.repr(value)
 
 
 def parse_feed(doc: Any, channel: int) -> FeedPage:
@@ -150,7 +163,8 @@ def _csv_entries(text: str, channel: int) -> list[FeedEntry]:
             raw["entry_id"] = int(row["entry_id"])
         except (TypeError, ValueError):
             raise ChannelResponseError(
-                channel, f"CSV line {line}: entry_id {row['entry_id']!r} is no integer"
+                channel,
+                f"CSV line {line}: entry_id {quote(row['entry_id'])} is no integer",
             ) from None
         raw.update({k: v for k, v in row.items() if k and is_field_key(k)})
         entries.append(_feed_entry(raw, channel, line))
@@ -180,7 +194,9 @@ def to_reading(
         metrics.setdefault(fields.metric(key), None)
     if entry.created_at is None:
         created = entry.raw.get("created_at")
-        problems.insert(0, ("created_at", created, f"{created!r} is not a zoned time"))
+        problems.insert(
+            0, ("created_at", created, f"{quote(created)} is not a zoned time")
+        )
     if problems:
         key, raw, _ = problems[0]
         reason = "; ".join(f"{name}: {why}" for name, _, why in problems)

@@ -27,6 +27,13 @@ from vitalstream.config import Settings
 
 logger = logging.getLogger(__name__)
 
+# The largest record the producer sends (aiokafka's default, and about the
+# broker's message.max.bytes). Readings are small by their shape and dead
+# letters are bounded excerpts (schemas.records), so no entry, however
+# hostile, makes a record Kafka refuses: one would fail its transaction on
+# every run and stop every channel with it.
+MAX_REQUEST_BYTES = 1_048_576
+
 
 @dataclass(slots=True)
 class ChannelBatch:
@@ -104,6 +111,7 @@ class TransactionalSink:
             acks="all",
             linger_ms=5,
             max_batch_size=256 * 1024,
+            max_request_size=MAX_REQUEST_BYTES,
         )
         try:
             await self._producer.start()

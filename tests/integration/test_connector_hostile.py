@@ -1,0 +1,75 @@
+"""Hostile feeds: huge values, far-future times, conflicting duplicates, odd digits.
+
+Each channel here is served by a small server of the test's own
+(:mod:`tests.integration.hostile_feeds`) beside a well-behaved channel, and
+read by the real connector into the test broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.thingspeak.client import RetryPolicy
+from connectors.thingspeak.cursor import load_cursors
+from connectors.thingspeak.source import ThingSpeakSource
+from schemas.records import Reading
+from tests.integration.connector_support import dead_letters, raw_readings
+from tests.integration.hostile_feeds import HostileChannel, serve_hostile
+from vitalstream.config import Settings
+from vitalstream.topics import ensure_topics
+
+pytestmark = pytest.mark.kafka
+
+BAD, GOOD = 930_001, 930_002
+FAST = RetryPolicy(attempts=3, initial_s=0.05, max_wait_s=0.2)
+
+
+def served_ids(channel: HostileChannel) -> set[int]:
+    return {int(entry["entry_id"]) for entry in channel.entries}
+
+
+def produced_ids(readings: list[Reading], channel: int) -> set[int]:
+    ids = [r.entry_id for r in readings if r.channel == channel]
+    assert len(ids) == len(set(ids)), f"channel {channel}: an entry produced twice"
+    return set(ids)
+
+
+def five_entries(channel: HostileChannel, start: datetime) -> None:
+    for n in range(1, 6):
+        channel.add(n, start + timedelta(seconds=15 * n), field1=str(60 + n))
+
+
+async def test_a_huge_field_value_is_a_dead_letter_and_both_channels_catch_up(
+    make_settings: Callable[..., Settings],
+) -> None:
+    start = datetime.now(UTC) - timedelta(hours=1)
+    bad, good = HostileChannel(BAD), HostileChannel(GOOD)
+    five_entries(bad, start)
+    five_entries(good, start)
+    huge = "7" * 200_000 + "x" * 200_000
+    bad.add(6, start + timedelta(seconds=90), field1=huge)
+    bad.add(7, start + timedelta(seconds=105), field1="70")
+    async with serve_hostile(bad, good) as server:
+        settings = make_settings(
+            connector={"base_url": server.url},
+            channels=[{"id": BAD}, {"id": GOOD}],
+        )
+        await ensure_topics(settings)
+        summary = await ThingSpeakSource(settings, retry=FAST).run(once=True)
+
+    assert summary.errors == 0, summary.lines()
+    readings = await raw_readings(settings)
+    assert produced_ids(readings, BAD) == served_ids(bad) - {6}
+    assert produced_ids(readings, GOOD) == served_ids(good)
+    (letter,) = await dead_letters(settings)
+    assert (letter.origin["channel"], letter.origin["entry_id"]) == (BAD, 6)
+    assert letter.origin["field"] == "field1"
+    assert "not a number" in letter.reason
+    assert len(letter.reason) < 300  # an excerpt of the value, not all of it
+    assert letter.payload_truncated
+    cursors = await load_cursors(settings)
+    assert cursors[BAD].entry_id == max(served_ids(bad))
+    assert cursors[GOOD].entry_id == max(served_ids(good))
