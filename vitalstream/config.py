@@ -177,6 +177,9 @@ class ConnectorSettings(_Section):
     backfill: Literal["all"] | datetime = "all"
     # Seconds a channel waits after a key or not-found error before retrying.
     slow_retry_s: float = Field(default=300.0, gt=0)
+    # How far an entry's created_at may be ahead of the connector's clock;
+    # an entry further ahead (a device clock gone wrong) is a dead letter.
+    future_tolerance_s: float = Field(default=300.0, ge=0, le=86_400)
     aliases: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("backfill")

@@ -17,7 +17,7 @@ import re
 import reprlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -177,11 +177,16 @@ def to_reading(
     channel: ChannelSettings,
     *,
     ingested_at: str | None = None,
+    read_at: datetime | None = None,
+    future_tolerance_s: float = 0.0,
 ) -> Reading | DeadLetter:
     """Turn one entry into a :class:`Reading`, or a :class:`DeadLetter` saying why not.
 
-    The dead letter's origin is ``{channel, entry_id, field, raw_value}`` of
-    the first bad part; its reason lists every bad field.
+    With ``read_at`` (the connector's clock when the entry was read), an
+    entry dated more than ``future_tolerance_s`` after it is a dead letter:
+    a reading from the future is a device clock gone wrong. The dead
+    letter's origin is ``{channel, entry_id, field, raw_value}`` of the
+    first bad part; its reason lists every bad field.
     """
     problems: list[tuple[str, object, str]] = []
     metrics: dict[str, float | None] = {}
@@ -192,11 +197,20 @@ def to_reading(
             problems.append((key, raw, str(exc)))
     for key in fields.as_dict():
         metrics.setdefault(fields.metric(key), None)
+    created = entry.raw.get("created_at")
     if entry.created_at is None:
-        created = entry.raw.get("created_at")
         problems.insert(
             0, ("created_at", created, f"{quote(created)} is not a zoned time")
         )
+    elif read_at is not None:
+        ahead = entry.created_at - read_at
+        if ahead > timedelta(seconds=future_tolerance_s):
+            why = (
+                f"{quote(created)} is {ahead.total_seconds():,.0f} s ahead of the "
+                f"connector's clock ({utc_iso(read_at)}); "
+                f"connector.future_tolerance_s allows {future_tolerance_s:g}"
+            )
+            problems.insert(0, ("created_at", created, why))
     if problems:
         key, raw, _ = problems[0]
         reason = "; ".join(f"{name}: {why}" for name, _, why in problems)

@@ -120,7 +120,14 @@ class ChannelPoller:
                     entry.entry_id,
                 )
             previous = entry.entry_id
-            record = to_reading(entry, fields, self.channel, ingested_at=ingested_at)
+            record = to_reading(
+                entry,
+                fields,
+                self.channel,
+                ingested_at=ingested_at,
+                read_at=batch.read_at,
+                future_tolerance_s=self._settings.future_tolerance_s,
+            )
             if isinstance(record, DeadLetter):
                 logger.warning(
                     "channel %s: entry %s dead-lettered (field %s is not usable)",
@@ -182,13 +189,15 @@ class ChannelPoller:
     def _cursor_time(self, batch: Batch) -> datetime:
         # The last entry's time; if it had none (dead-lettered for it), the
         # newest time in the batch, which is no later than that entry's window.
+        # Never after the read: the next window starts at this time, and an
+        # entry dated in the future must not hide the ones written after it.
         last = batch.entries[-1].created_at
-        if last is not None:
-            return last
-        times = [e.created_at for e in batch.entries if e.created_at is not None]
-        if times:
-            return max(times)
-        return self.cursor.created_at if self.cursor else EPOCH
+        if last is None:
+            times = [e.created_at for e in batch.entries if e.created_at is not None]
+            last = max(times, default=None)
+        if last is None:
+            return self.cursor.created_at if self.cursor else EPOCH
+        return min(last, batch.read_at)
 
     def _report_behind(self, batch: Batch) -> None:
         for entry in batch.behind_cursor:

@@ -73,3 +73,50 @@ async def test_a_huge_field_value_is_a_dead_letter_and_both_channels_catch_up(
     cursors = await load_cursors(settings)
     assert cursors[BAD].entry_id == max(served_ids(bad))
     assert cursors[GOOD].entry_id == max(served_ids(good))
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        lambda now: datetime(2099, 1, 1, tzinfo=UTC),
+        lambda now: now + timedelta(hours=1),  # a device clock an hour fast
+    ],
+    ids=["year-2099", "hour-fast"],
+)
+async def test_an_entry_from_the_future_is_a_dead_letter_and_later_entries_flow(
+    make_settings: Callable[..., Settings],
+    stamp: Callable[[datetime], datetime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = datetime.now(UTC)
+    channel, good = HostileChannel(BAD), HostileChannel(GOOD)
+    five_entries(channel, now - timedelta(minutes=5))
+    five_entries(good, now - timedelta(minutes=5))
+    channel.add(6, stamp(now), field1="66")
+    async with serve_hostile(channel, good) as server:
+        settings = make_settings(
+            connector={"base_url": server.url, "future_tolerance_s": 120},
+            channels=[{"id": BAD}, {"id": GOOD}],
+        )
+        await ensure_topics(settings)
+        first = await ThingSpeakSource(settings, retry=FAST).run(once=True)
+        # Written after the first poll, stamped by a correct clock.
+        later = datetime.now(UTC) + timedelta(seconds=1)
+        for entry_id in (7, 8, 9):
+            channel.add(entry_id, later, field1=str(60 + entry_id))
+        second = await ThingSpeakSource(settings, retry=FAST).run(once=True)
+        third = await ThingSpeakSource(settings, retry=FAST).run(once=True)
+
+    assert (first.errors, second.errors, third.errors) == (0, 0, 0)
+    readings = await raw_readings(settings)
+    assert produced_ids(readings, BAD) == served_ids(channel) - {6}
+    assert produced_ids(readings, GOOD) == served_ids(good)
+    (letter,) = await dead_letters(settings)
+    assert (letter.origin["entry_id"], letter.origin["field"]) == (6, "created_at")
+    assert "ahead of the connector's clock" in letter.reason
+    assert "connector.future_tolerance_s" in letter.reason
+    cursor = (await load_cursors(settings))[BAD]
+    assert cursor.entry_id == 9
+    assert cursor.created_at <= datetime.now(UTC)
+    # Entry 6 was dead-lettered, not skipped: no warning says it was not produced.
+    assert "not produced" not in caplog.text

@@ -20,6 +20,7 @@ from connectors.thingspeak.paging import EPOCH, MAX_RESULTS, FeedWalker
 from connectors.thingspeak.parse import FeedEntry, FeedPage
 
 BASE = datetime(2021, 7, 19, tzinfo=UTC)
+LATER = BASE + timedelta(days=1)  # the connector's clock, after every entry
 
 
 @dataclass
@@ -108,19 +109,22 @@ async def test_a_second_holding_more_than_any_read_is_an_error() -> None:
         await walk(feed, BASE, None, page_size=5, max_results=10)
 
 
-async def test_entry_behind_the_cursor_but_newer_is_reported() -> None:
-    # entry 3 was written with a time after entry 4's: id and time disagree.
-    times = [
-        BASE,
-        BASE + timedelta(seconds=1),
-        BASE + timedelta(seconds=9),
-        BASE + timedelta(seconds=2),
-    ]
+async def test_an_entry_the_walk_passed_by_entry_id_is_reported_once() -> None:
+    # Entry 3 is dated after entries 4-12: the narrowed windows produce those
+    # first, and entry 3 turns up below the cursor. Id and time disagree.
+    times = [BASE + timedelta(seconds=n) for n in range(12)]
+    times[2] = BASE + timedelta(seconds=100)
     feed = MemoryFeed(times)
-    walker = FeedWalker(1, feed.fetch)
-    batches = [b async for b in walker.batches(times[3], 4)]
+    walker = FeedWalker(1, feed.fetch, page_size=4, clock=lambda: LATER)
+    batches = [b async for b in walker.batches(EPOCH, None)]
     assert [e.entry_id for b in batches for e in b.behind_cursor] == [3]
-    assert [e.entry_id for b in batches for e in b.entries] == []
+    assert 3 not in [e.entry_id for b in batches for e in b.entries]
+
+    # The next walk starts at the cursor, above entry 3: that walk reported
+    # it already, this one does not again.
+    again = FeedWalker(1, feed.fetch, page_size=4, clock=lambda: LATER)
+    later = [b async for b in again.batches(times[11], 12)]
+    assert [e.entry_id for b in later for e in b.behind_cursor] == []
 
 
 @settings(max_examples=300, deadline=None)
@@ -180,3 +184,43 @@ async def test_every_entry_after_the_cursor_once_in_order(
         feed, since, cursor or None, page_size=page_size, max_results=max_results
     )
     assert produced == list(range(cursor + 1, len(times) + 1))
+
+
+async def test_a_far_future_entry_does_not_carry_the_windows_past_the_clock() -> None:
+    # Full pages narrow the windows; the newest time they saw (2099) must
+    # not be where the walk heads for: no window starts or ends after now.
+    now = BASE + timedelta(hours=1)
+    times = [BASE + timedelta(seconds=n) for n in range(20)]
+    plain = MemoryFeed(list(times))
+    assert len(await walk(plain, EPOCH, None, page_size=4)) == 20
+    times[5] = datetime(2099, 1, 1, tzinfo=UTC)
+    feed = MemoryFeed(times)
+    walker = FeedWalker(1, feed.fetch, page_size=4, clock=lambda: now)
+    batches = [b async for b in walker.batches(EPOCH, None)]
+    assert all(start <= now for start, _, _ in feed.reads)
+    assert all(end is None or end <= now for _, end, _ in feed.reads)
+    # About as many reads as the same feed without it, not a walk to 2099.
+    assert len(feed.reads) <= len(plain.reads) + 4
+    walked = [e.entry_id for b in batches for e in b.entries]
+    # Entry 6 is dated after entries 7-20, which the narrowed windows
+    # produced first: it is reported below the cursor, not lost in silence.
+    assert walked == [n for n in range(1, 21) if n != 6]
+    assert [e.entry_id for b in batches for e in b.behind_cursor] == [6]
+
+
+async def test_entries_written_after_a_future_dated_one_are_read() -> None:
+    first_read = BASE + timedelta(minutes=10)
+    times = [BASE + timedelta(seconds=15 * n) for n in range(5)]
+    times.append(datetime(2099, 1, 1, tzinfo=UTC))
+    feed = MemoryFeed(times)
+    walker = FeedWalker(1, feed.fetch, clock=lambda: first_read)
+    (batch,) = [b async for b in walker.batches(EPOCH, None)]
+    assert [e.entry_id for e in batch.entries] == [1, 2, 3, 4, 5, 6]
+    assert batch.read_at == first_read
+
+    # The cursor's time is min(entry 6's, the read's): entries 7-9 follow.
+    feed.times += [first_read + timedelta(seconds=n) for n in (5, 20, 35)]
+    walker = FeedWalker(1, feed.fetch, clock=lambda: first_read + timedelta(hours=1))
+    batches = [b async for b in walker.batches(min(times[5], batch.read_at), 6)]
+    assert [e.entry_id for b in batches for e in b.entries] == [7, 8, 9]
+    assert [e.entry_id for b in batches for e in b.behind_cursor] == []

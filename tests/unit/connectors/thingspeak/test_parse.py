@@ -227,3 +227,38 @@ def test_csv_without_entry_ids_is_refused() -> None:
         read_csv_feed(
             "created_at,entry_id,field1\n2021-07-19 18:53:53 UTC,1,1\nx,two,3\n", 3
         )
+
+
+READ_AT = datetime(2021, 7, 19, 19, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("created_at", ["2099-01-01T00:00:00Z", "2021-07-19T19:05:01Z"])
+def test_an_entry_dated_beyond_the_tolerance_is_a_dead_letter(created_at: str) -> None:
+    ahead_s = (parse_time(created_at) - READ_AT).total_seconds()
+    letter = to_reading(
+        entry(created_at=created_at, field1="72"),
+        FIELDS,
+        CHANNEL,
+        read_at=READ_AT,
+        future_tolerance_s=300,
+    )
+    assert isinstance(letter, DeadLetter)
+    assert letter.origin["field"] == "created_at"
+    assert letter.origin["raw_value"] == created_at
+    assert f"{ahead_s:,.0f} s ahead of the connector's clock" in letter.reason
+    assert "connector.future_tolerance_s allows 300" in letter.reason
+
+
+@pytest.mark.parametrize("ahead_s", [0, 299, 300])
+def test_an_entry_dated_within_the_tolerance_is_a_reading(ahead_s: int) -> None:
+    created = READ_AT.timestamp() + ahead_s
+    text = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reading = to_reading(
+        entry(created_at=text, field1="72"),
+        FIELDS,
+        CHANNEL,
+        read_at=READ_AT,
+        future_tolerance_s=300,
+    )
+    assert isinstance(reading, Reading)
+    assert reading.observed_at == text
