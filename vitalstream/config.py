@@ -173,6 +173,9 @@ class ConnectorSettings(_Section):
     poll_interval_s: float = Field(default=15.0, gt=0, le=86_400)
     concurrency: int = Field(default=32, ge=1, le=4096)
     request_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # The whole of one request, answer included: a server that sends its
+    # answer a byte at a time never trips request_timeout_s (a per-read limit).
+    request_deadline_s: float = Field(default=60.0, gt=0, le=3600)
     page_size: int = Field(default=8000, ge=1, le=8000)
     backfill: Literal["all"] | datetime = "all"
     # Seconds a channel waits after a key or not-found error before retrying.

@@ -170,9 +170,18 @@ class ThingSpeakClient:
         self, channel: ChannelSettings, params: dict[str, str | int], key: str | None
     ) -> Any:
         path = f"/channels/{channel.id}/feeds.json"
+        deadline = self._settings.request_deadline_s
         async with self._slots:
             try:
-                response = await self._http.get(path, params=params)
+                # httpx's timeouts hold per read; this one holds for the whole
+                # request, answer included (a server can drip its answer).
+                async with asyncio.timeout(deadline):
+                    response = await self._http.get(path, params=params)
+            except TimeoutError:
+                raise _TransientError(
+                    f"GET {path} did not finish within its {deadline:g}s deadline "
+                    "(connector.request_deadline_s)"
+                ) from None
             except httpx.TimeoutException as exc:
                 if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
                     # httpx-aiohttp maps a refused connection to ConnectTimeout.

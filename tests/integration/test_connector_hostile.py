@@ -7,10 +7,12 @@ read by the real connector into the test broker.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import web
 
 from connectors.thingspeak.client import RetryPolicy
 from connectors.thingspeak.cursor import load_cursors
@@ -120,3 +122,44 @@ async def test_an_entry_from_the_future_is_a_dead_letter_and_later_entries_flow(
     assert cursor.created_at <= datetime.now(UTC)
     # Entry 6 was dead-lettered, not skipped: no warning says it was not produced.
     assert "not produced" not in caplog.text
+
+
+async def drip(request: web.Request) -> web.StreamResponse:
+    """A slow-loris answer: an empty feed, one byte every 0.2 s."""
+    body = b'{"channel":{"id":930001},"feeds":[' + b" " * 200 + b"]}"
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    for position in range(len(body)):
+        await response.write(body[position : position + 1])
+        await asyncio.sleep(0.2)
+    await response.write_eof()
+    return response
+
+
+async def test_a_slow_loris_channel_meets_its_deadline_and_the_others_go_on(
+    make_settings: Callable[..., Settings],
+) -> None:
+    slow, good = HostileChannel(BAD, override=drip), HostileChannel(GOOD)
+    five_entries(good, datetime.now(UTC) - timedelta(minutes=5))
+    async with serve_hostile(slow, good) as server:
+        settings = make_settings(
+            connector={
+                "base_url": server.url,
+                "request_timeout_s": 3,
+                "request_deadline_s": 1,
+            },
+            channels=[{"id": BAD}, {"id": GOOD}],
+        )
+        await ensure_topics(settings)
+        source = ThingSpeakSource(settings, retry=FAST)
+        # The drip alone would take 40 s per attempt.
+        summary = await asyncio.wait_for(source.run(once=True), timeout=20)
+
+    by_channel = {t.channel: t for t in summary.channels}
+    assert by_channel[BAD].errors == 1
+    assert "deadline" in str(by_channel[BAD].last_error)
+    assert slow.reads == FAST.attempts  # retried like a timeout
+    assert by_channel[GOOD].produced == len(good.entries)
+    assert by_channel[GOOD].errors == 0
+    assert produced_ids(await raw_readings(settings), GOOD) == served_ids(good)

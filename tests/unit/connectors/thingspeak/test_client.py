@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -238,3 +240,44 @@ async def test_concurrency_is_bounded() -> None:
     finally:
         await slow_server.close()
     assert peak == 4
+
+
+async def drip(request: web.Request) -> web.StreamResponse:
+    """A slow-loris answer: the whole feed, one byte every 0.2 s."""
+    body = orjson.dumps(FEED)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    for position in range(len(body)):
+        await response.write(body[position : position + 1])
+        await asyncio.sleep(0.2)
+    await response.write_eof()
+    return response
+
+
+async def test_an_answer_dripped_byte_by_byte_meets_the_request_deadline() -> None:
+    # Each byte comes well within request_timeout_s, so only a deadline on
+    # the whole request ends it; then it is retried like a timeout.
+    app = web.Application()
+    app.router.add_get("/channels/{id}/feeds.json", drip)
+    slow_server = TestServer(app, host="127.0.0.1")
+    await slow_server.start_server()
+    settings = ConnectorSettings(
+        base_url=str(slow_server.make_url("")).rstrip("/"),
+        request_timeout_s=3,
+        request_deadline_s=1,
+    )
+    began = time.monotonic()
+    try:
+        async with ThingSpeakClient(settings, retry=FAST) as client:
+            with pytest.raises(ChannelUnavailableError) as caught:
+                await client.read_feed(CHANNEL, START, None, 100)
+    finally:
+        await slow_server.close()
+    message = str(caught.value)
+    assert "did not finish within its 1s deadline" in message
+    assert "connector.request_deadline_s" in message
+    assert "after 3 attempts" in message
+    assert KEY not in message
+    # Three attempts of 1 s and the backoff, not the 20 s of the whole drip.
+    assert time.monotonic() - began < len(orjson.dumps(FEED)) * 0.2 / 2
