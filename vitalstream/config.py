@@ -176,6 +176,9 @@ class ConnectorSettings(_Section):
     # The whole of one request, answer included: a server that sends its
     # answer a byte at a time never trips request_timeout_s (a per-read limit).
     request_deadline_s: float = Field(default=60.0, gt=0, le=3600)
+    # The largest answer read (a full 8000-entry page is 2-3 MB); a bigger
+    # one is an error of its channel, not a reason to hold it all in memory.
+    max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=2**30)
     page_size: int = Field(default=8000, ge=1, le=8000)
     backfill: Literal["all"] | datetime = "all"
     # Seconds a channel waits after a key or not-found error before retrying.

@@ -175,8 +175,11 @@ class ThingSpeakClient:
             try:
                 # httpx's timeouts hold per read; this one holds for the whole
                 # request, answer included (a server can drip its answer).
-                async with asyncio.timeout(deadline):
-                    response = await self._http.get(path, params=params)
+                async with (
+                    asyncio.timeout(deadline),
+                    self._http.stream("GET", path, params=params) as response,
+                ):
+                    body = await self._read_body(channel, path, response)
             except TimeoutError:
                 raise _TransientError(
                     f"GET {path} did not finish within its {deadline:g}s deadline "
@@ -195,7 +198,23 @@ class ThingSpeakClient:
                 raise _TransientError(
                     f"GET {path} failed: {type(exc).__name__}: {_redact(exc, key)}"
                 ) from None
-        return _decode(channel, path, response, key)
+        return _decode(channel, path, response, body, key)
+
+    async def _read_body(
+        self, channel: ChannelSettings, path: str, response: httpx.Response
+    ) -> bytes:
+        # Streamed, and given up on past the limit: a 400 MB answer must not
+        # become 400 MB (and more, decoded) in memory.
+        limit = self._settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(channel, path, f"declares {int(declared):,} bytes", limit)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(channel, path, "goes on", limit)
+        return bytes(body)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = self._backoff(state)
@@ -206,11 +225,24 @@ class ThingSpeakClient:
         return backoff
 
 
+def _too_large(
+    channel: ChannelSettings, path: str, how: str, limit: int
+) -> ChannelResponseError:
+    return ChannelResponseError(
+        channel.id,
+        f"GET {path} answered more than {limit:,} bytes (its answer {how}); "
+        "not read further (connector.max_response_bytes)",
+    )
+
+
 def _decode(
-    channel: ChannelSettings, path: str, response: httpx.Response, key: str | None
+    channel: ChannelSettings,
+    path: str,
+    response: httpx.Response,
+    body: bytes,
+    key: str | None,
 ) -> Any:
     status = response.status_code
-    body = response.content
     if status == 200:
         try:
             doc = orjson.loads(body)

@@ -65,7 +65,7 @@ def decode_and_parse(body: bytes) -> None:
     response = httpx.Response(200, content=body)
     page = outcome(
         lambda: parse_feed(
-            _decode(CHANNEL, "/channels/1448708/feeds.json", response, None),
+            _decode(CHANNEL, "/channels/1448708/feeds.json", response, body, None),
             CHANNEL.id,
         ),
         ChannelResponseError,

@@ -281,3 +281,44 @@ async def test_an_answer_dripped_byte_by_byte_meets_the_request_deadline() -> No
     assert KEY not in message
     # Three attempts of 1 s and the backoff, not the 20 s of the whole drip.
     assert time.monotonic() - began < len(orjson.dumps(FEED)) * 0.2 / 2
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["length", "chunked"])
+async def test_an_answer_over_the_size_limit_is_not_read_to_its_end(
+    declared: bool,
+) -> None:
+    # 40 MB of feed, announced by Content-Length or sent chunked without
+    # one: the client stops once it passes the limit, with the limit named.
+    chunk, chunks = b" " * 65_536, 640
+    sent = 0
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if declared:
+            response.content_length = len(chunk) * chunks
+        await response.prepare(request)
+        for _ in range(chunks):
+            await response.write(chunk)
+            sent += len(chunk)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/channels/{id}/feeds.json", huge)
+    huge_server = TestServer(app, host="127.0.0.1")
+    await huge_server.start_server()
+    settings = ConnectorSettings(
+        base_url=str(huge_server.make_url("")).rstrip("/"),
+        max_response_bytes=256 * 1024,
+    )
+    try:
+        async with ThingSpeakClient(settings, retry=FAST) as client:
+            with pytest.raises(ChannelResponseError) as caught:
+                await client.read_feed(CHANNEL, START, None, 100)
+    finally:
+        await huge_server.close()
+    message = str(caught.value)
+    assert "answered more than 262,144 bytes" in message
+    assert "connector.max_response_bytes" in message
+    assert sent < len(chunk) * chunks // 4
