@@ -1,15 +1,15 @@
 """Reading ThingSpeak feeds over HTTP: one shared client, bounded, with retries.
 
 Read keys travel as the ``api_key`` query parameter, so URLs are secret:
-no exception text here carries a URL or a key, and httpx's own request log
-lines are redacted (see :class:`RedactApiKeys`).
+no exception text here carries a URL or a key, quoted answers are redacted
+(:mod:`.redact`), and so are httpx's own request log lines (see
+:class:`RedactApiKeys`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,11 +34,11 @@ from connectors.errors import (
     TransientHTTPError,
 )
 from connectors.thingspeak.parse import FeedPage, parse_feed
+from connectors.thingspeak.redact import redact, redacted_excerpt
 from vitalstream.config import ChannelSettings, ConnectorSettings, channel_read_key
 
 logger = logging.getLogger(__name__)
 
-_API_KEY = re.compile(r"(api_key=)[^&\s\"'#]*", re.IGNORECASE)
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -47,8 +47,8 @@ class RedactApiKeys(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "api_key=" in message.lower():
-            record.msg = _API_KEY.sub(r"\1***", message)
+        if "apikey=" in message.lower().replace("_", ""):
+            record.msg = redact(message, None)
             record.args = None
         return True
 
@@ -189,14 +189,14 @@ class ThingSpeakClient:
                 if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
                     # httpx-aiohttp maps a refused connection to ConnectTimeout.
                     raise _TransientError(
-                        f"GET {path} failed: ConnectError: {_redact(exc, key)}"
+                        f"GET {path} failed: ConnectError: {redact(str(exc), key)}"
                     ) from None
                 raise _TransientError(
                     f"GET {path} timed out after {self._settings.request_timeout_s}s"
                 ) from None
             except httpx.TransportError as exc:
                 raise _TransientError(
-                    f"GET {path} failed: {type(exc).__name__}: {_redact(exc, key)}"
+                    f"GET {path} failed: {type(exc).__name__}: {redact(str(exc), key)}"
                 ) from None
         return _decode(channel, path, response, body, key)
 
@@ -251,7 +251,7 @@ def _decode(
                 channel.id,
                 f"GET {path} answered 200 with a body that is not JSON "
                 f"({response.headers.get('content-type', 'no content type')}): "
-                f"{_excerpt(body, key)}",
+                f"{redacted_excerpt(body, key)}",
             ) from None
         if doc == -1:
             raise _access_error(channel, status)
@@ -268,7 +268,7 @@ def _decode(
             retry_after=_retry_after(response.headers.get("retry-after")),
         )
     raise ChannelResponseError(
-        channel.id, f"GET {path} answered HTTP {status}: {_excerpt(body, key)}"
+        channel.id, f"GET {path} answered HTTP {status}: {redacted_excerpt(body, key)}"
     )
 
 
@@ -305,15 +305,3 @@ def _retry_after(value: str | None) -> float | None:
 def _query_time(moment: datetime) -> str:
     # ThingSpeak's documented form: YYYY-MM-DD HH:NN:SS.
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _redact(exc: BaseException, key: str | None) -> str:
-    text = _API_KEY.sub(r"\1***", str(exc))
-    return text.replace(key, "***") if key else text
-
-
-def _excerpt(body: bytes, key: str | None, limit: int = 120) -> str:
-    text = body[:limit].decode("utf-8", errors="backslashreplace")
-    if key:
-        text = text.replace(key, "***")
-    return repr(text) + ("..." if len(body) > limit else "")

@@ -322,3 +322,43 @@ async def test_an_answer_over_the_size_limit_is_not_read_to_its_end(
     assert "answered more than 262,144 bytes" in message
     assert "connector.max_response_bytes" in message
     assert sent < len(chunk) * chunks // 4
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "error"),
+    [
+        (200, "text/html", "not JSON"),
+        (418, "text/plain", "HTTP 418"),
+        (302, "text/html", "HTTP 302"),
+    ],
+)
+async def test_an_answer_echoing_the_url_does_not_leak_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    content_type: str,
+    error: str,
+) -> None:
+    key = "SECRET+KEY/123"
+    monkeypatch.setenv("THINGSPEAK_READ_KEY_42", key)
+
+    async def echo(request: web.Request) -> web.Response:
+        # The URL as sent (percent-encoded), then the key as a form would
+        # spell it and as it was given.
+        text = f"<p>bad request {request.path_qs}</p> {key}"
+        return web.Response(status=status, text=text, content_type=content_type)
+
+    app = web.Application()
+    app.router.add_get("/channels/{id}/feeds.json", echo)
+    echo_server = TestServer(app, host="127.0.0.1")
+    await echo_server.start_server()
+    try:
+        async with client_for(echo_server) as client:
+            with pytest.raises(ChannelResponseError) as caught:
+                await client.read_feed(CHANNEL, START, None, 100)
+    finally:
+        await echo_server.close()
+    message = str(caught.value)
+    assert error in message
+    assert "api_key=***" in message  # the excerpt reached the parameter
+    for secret in ("SECRET", "secret", "%2F123", "KEY/123"):
+        assert secret not in message
