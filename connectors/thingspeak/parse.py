@@ -223,7 +223,7 @@ def to_reading(
                 "field": key,
                 "raw_value": raw if raw is None or isinstance(raw, str) else str(raw),
             },
-            payload=_entry_text(entry.raw),
+            payload=entry_text(entry.raw),
         )
     assert entry.created_at is not None
     return Reading(
@@ -287,7 +287,8 @@ def _feed_entry(raw: Any, channel: int, position: int) -> FeedEntry:
     return FeedEntry(entry_id, moment, raw)
 
 
-def _entry_text(raw: dict[str, Any]) -> str:
+def entry_text(raw: Any) -> str:
+    """An entry (or several) as received, as JSON text for a dead letter's payload."""
     try:
         return orjson.dumps(raw).decode()
     except TypeError:  # an integer beyond 64 bits, from a decoder other than orjson

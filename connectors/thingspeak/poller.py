@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from connectors.thingspeak.client import ThingSpeakClient
 from connectors.thingspeak.cursor import ChannelCursor
+from connectors.thingspeak.duplicates import ConflictingEntry, collapse, conflict_letter
 from connectors.thingspeak.fields import FieldMap
 from connectors.thingspeak.paging import EPOCH, Batch, FeedWalker
 from connectors.thingspeak.parse import FeedEntry, FeedPage, to_reading
@@ -28,6 +29,8 @@ class ChannelTally:
     produced: int = 0
     dead_lettered: int = 0
     errors: int = 0
+    # Identical repeats of an entry_id within a page, dropped.
+    duplicates: int = 0
     last_entry_id: int | None = None
     last_error: str | None = None
 
@@ -41,6 +44,8 @@ class ChannelTally:
             f"channel {self.channel}: {self.produced} produced, "
             f"{self.dead_lettered} dead-lettered, {self.errors} errors, {at}"
         )
+        if self.duplicates:
+            text += f", {self.duplicates} identical repeats dropped"
         if self.last_error:
             error = self.last_error.removeprefix(f"channel {self.channel}: ")
             text += f" (last error: {error})"
@@ -108,9 +113,16 @@ class ChannelPoller:
             self._field_names = batch.channel.field_names
         fields = self._field_map(batch.entries)
         ingested_at = utc_iso(datetime.now(UTC))
+        entries, repeats = collapse(batch.entries)
+        if repeats:
+            logger.debug(
+                "channel %s: %d identical repeat(s) of an entry_id dropped",
+                self.channel.id,
+                repeats,
+            )
         records: list[Reading | DeadLetter] = []
         previous = self.cursor.entry_id if self.cursor else None
-        for entry in batch.entries:
+        for entry in entries:
             if previous is not None and entry.entry_id > previous + 1:
                 logger.warning(
                     "channel %s: entry_id gap, %d entries missing between %d and %d",
@@ -120,22 +132,7 @@ class ChannelPoller:
                     entry.entry_id,
                 )
             previous = entry.entry_id
-            record = to_reading(
-                entry,
-                fields,
-                self.channel,
-                ingested_at=ingested_at,
-                read_at=batch.read_at,
-                future_tolerance_s=self._settings.future_tolerance_s,
-            )
-            if isinstance(record, DeadLetter):
-                logger.warning(
-                    "channel %s: entry %s dead-lettered (field %s is not usable)",
-                    self.channel.id,
-                    entry.entry_id,
-                    record.origin["field"],
-                )
-            records.append(record)
+            records.append(self._record(entry, fields, batch.read_at, ingested_at))
 
         cursor = ChannelCursor(
             self.channel.id, batch.entries[-1].entry_id, self._cursor_time(batch)
@@ -143,18 +140,58 @@ class ChannelPoller:
         produced = ChannelBatch(
             device=self.channel.device_label,
             records=records,
-            entry_ids=[e.entry_id for e in batch.entries],
+            entry_ids=[e.entry_id for e in entries],
             cursor=cursor,
         )
         # Counted when Kafka commits, even if this poller is cancelled while
         # waiting (a stop lets the transaction in flight finish).
-        produced.done.add_done_callback(lambda done: self._committed(done, produced))
+        produced.done.add_done_callback(
+            lambda done: self._committed(done, produced, repeats)
+        )
         await self._sink.submit(produced)
 
-    def _committed(self, done: asyncio.Future[None], batch: ChannelBatch) -> None:
+    def _record(
+        self,
+        entry: FeedEntry | ConflictingEntry,
+        fields: FieldMap,
+        read_at: datetime,
+        ingested_at: str,
+    ) -> Reading | DeadLetter:
+        if isinstance(entry, ConflictingEntry):
+            letter = conflict_letter(entry, self.channel)
+            logger.warning(
+                "channel %s: entry %s dead-lettered (served %d times with "
+                "different values of %s)",
+                self.channel.id,
+                entry.entry_id,
+                len(entry.versions),
+                ", ".join(entry.differing()),
+            )
+            return letter
+        record = to_reading(
+            entry,
+            fields,
+            self.channel,
+            ingested_at=ingested_at,
+            read_at=read_at,
+            future_tolerance_s=self._settings.future_tolerance_s,
+        )
+        if isinstance(record, DeadLetter):
+            logger.warning(
+                "channel %s: entry %s dead-lettered (field %s is not usable)",
+                self.channel.id,
+                entry.entry_id,
+                record.origin["field"],
+            )
+        return record
+
+    def _committed(
+        self, done: asyncio.Future[None], batch: ChannelBatch, repeats: int
+    ) -> None:
         if done.cancelled() or done.exception() is not None:
             return
         self.cursor = batch.cursor
+        self.tally.duplicates += repeats
         self.tally.last_entry_id = batch.cursor.entry_id
         dead = sum(isinstance(r, DeadLetter) for r in batch.records)
         self.tally.dead_lettered += dead

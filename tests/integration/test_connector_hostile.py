@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -163,3 +164,39 @@ async def test_a_slow_loris_channel_meets_its_deadline_and_the_others_go_on(
     assert by_channel[GOOD].produced == len(good.entries)
     assert by_channel[GOOD].errors == 0
     assert produced_ids(await raw_readings(settings), GOOD) == served_ids(good)
+
+
+async def test_an_entry_id_served_twice_with_different_values_is_a_dead_letter(
+    make_settings: Callable[..., Settings],
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    channel, good = HostileChannel(BAD), HostileChannel(GOOD)
+    channel.add(1, start, field1="70")
+    channel.add(2, start + timedelta(seconds=15), field1="71")
+    channel.add(2, start + timedelta(seconds=15), field1="99")  # conflicting
+    channel.add(3, start + timedelta(seconds=30), field1="72")
+    channel.add(3, start + timedelta(seconds=30), field1="72")  # identical
+    channel.add(4, start + timedelta(seconds=45), field1="73")
+    five_entries(good, start)
+    async with serve_hostile(channel, good) as server:
+        settings = make_settings(
+            connector={"base_url": server.url},
+            channels=[{"id": BAD}, {"id": GOOD}],
+        )
+        await ensure_topics(settings)
+        summary = await ThingSpeakSource(settings, retry=FAST).run(once=True)
+
+    by_channel = {t.channel: t for t in summary.channels}
+    assert (by_channel[BAD].errors, by_channel[BAD].duplicates) == (0, 1)
+    readings = await raw_readings(settings)
+    assert produced_ids(readings, BAD) == served_ids(channel) - {2}
+    assert produced_ids(readings, GOOD) == served_ids(good)
+    (letter,) = await dead_letters(settings)
+    assert (letter.origin["entry_id"], letter.origin["field"]) == (2, "field1")
+    assert "field1: '71' / '99'" in letter.reason
+    assert letter.payload is not None
+    assert [v["field1"] for v in orjson.loads(letter.payload)] == ["71", "99"]
+    # One record per entry downstream: the reading or the dead letter.
+    assert by_channel[BAD].produced + by_channel[BAD].dead_lettered == len(
+        served_ids(channel)
+    )
