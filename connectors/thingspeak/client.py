@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -297,7 +298,8 @@ def _log_retry(channel: int, state: RetryCallState) -> None:
 def _retry_after(value: str | None) -> float | None:
     # RFC 9110 section 10.2.3: delay-seconds or an HTTP date; only the first
     # is honoured, a date falls back to the backoff.
-    if value and value.strip().isdigit():
+    # str.isdigit() is true of "²" too, which float() refuses.
+    if value and re.fullmatch(r"[0-9]{1,6}", value.strip()):
         return float(value.strip())
     return None
 

@@ -27,9 +27,13 @@ from connectors.thingspeak.fields import FieldMap, is_field_key
 from schemas.records import DeadLetter, Reading, utc_iso
 from vitalstream.config import ChannelSettings
 
-# A decimal number as devices write it. Python's float() also takes "nan",
-# "inf" and "1_000", which are not measurements.
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# A decimal number as devices write it, in ASCII digits. Python's float()
+# also takes "nan", "inf", "1_000" and the digits of any script (Arabic-Indic
+# U+0660.., full-width U+FF10..), which are not what a device writes.
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# ASCII digits, few enough for int() (it refuses more than 4,300); the
+# range is checked with the JSON answer's ids.
+_ENTRY_ID = re.compile(r"[0-9]{1,30}")
 # Reasons and errors quote the value they refuse, and a value can be
 # 400,000 characters: they quote its start and say how long it is.
 _QUOTED_CHARS = 40
@@ -159,13 +163,14 @@ def _csv_entries(text: str, channel: int) -> list[FeedEntry]:
     entries = []
     for line, row in enumerate(rows, start=2):
         raw: dict[str, Any] = {"created_at": row["created_at"]}
-        try:
-            raw["entry_id"] = int(row["entry_id"])
-        except (TypeError, ValueError):
+        text = (row["entry_id"] or "").strip()
+        # int() would also read "1_000" and other scripts' digits.
+        if not _ENTRY_ID.fullmatch(text):
             raise ChannelResponseError(
                 channel,
                 f"CSV line {line}: entry_id {quote(row['entry_id'])} is no integer",
-            ) from None
+            )
+        raw["entry_id"] = int(text)
         raw.update({k: v for k, v in row.items() if k and is_field_key(k)})
         entries.append(_feed_entry(raw, channel, line))
     return entries

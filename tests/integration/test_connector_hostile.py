@@ -200,3 +200,26 @@ async def test_an_entry_id_served_twice_with_different_values_is_a_dead_letter(
     assert by_channel[BAD].produced + by_channel[BAD].dead_lettered == len(
         served_ids(channel)
     )
+
+
+async def test_digits_of_other_scripts_are_dead_letters_not_numbers(
+    make_settings: Callable[..., Settings],
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    channel = HostileChannel(BAD)
+    channel.add(1, start, field1="72")
+    arabic_indic, full_width = "\u0667\u0662", "\uff17\uff12"  # both say 72
+    channel.add(2, start + timedelta(seconds=15), field1=arabic_indic)
+    channel.add(3, start + timedelta(seconds=30), field1=full_width)
+    async with serve_hostile(channel) as server:
+        settings = make_settings(
+            connector={"base_url": server.url}, channels=[{"id": BAD}]
+        )
+        await ensure_topics(settings)
+        await ThingSpeakSource(settings, retry=FAST).run(once=True)
+
+    assert produced_ids(await raw_readings(settings), BAD) == {1}
+    letters = {d.origin["entry_id"]: d for d in await dead_letters(settings)}
+    assert sorted(letters) == [2, 3]
+    for letter in letters.values():
+        assert "is not a number" in letter.reason

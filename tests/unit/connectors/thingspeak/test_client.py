@@ -362,3 +362,17 @@ async def test_an_answer_echoing_the_url_does_not_leak_the_key(
     assert "api_key=***" in message  # the excerpt reached the parameter
     for secret in ("SECRET", "secret", "%2F123", "KEY/123"):
         assert secret not in message
+
+
+@pytest.mark.parametrize("retry_after", ["\u00b2", "\u0663", "1e3", "-1"])
+async def test_a_retry_after_that_is_no_ascii_number_falls_back_to_the_backoff(
+    server: tuple[TestServer, Script], retry_after: str
+) -> None:
+    # str.isdigit() holds for "²" (a latin-1 header byte), which float() refuses.
+    test_server, script = server
+    failing = lambda: web.Response(status=503, headers={"Retry-After": retry_after})  # noqa: E731
+    script.answers = [failing, ok]
+    async with client_for(test_server) as client:
+        page = await client.read_feed(CHANNEL, START, None, 100)
+    assert len(page.entries) == 1
+    assert len(script.queries) == 2

@@ -84,6 +84,11 @@ def test_values(raw: object, value: float | None) -> None:
         "1_000",
         "0x10",
         "72bpm",
+        "\u0667\u0662",  # Arabic-Indic 72
+        "\uff17\uff12",  # full-width 72
+        "\u0967\u0966\u0966",  # Devanagari 100
+        "36.\u0665",  # ASCII with an Arabic-Indic decimal
+        "1e\u0663",
         True,
         float("nan"),
         float("inf"),
@@ -262,3 +267,17 @@ def test_an_entry_dated_within_the_tolerance_is_a_reading(ahead_s: int) -> None:
     )
     assert isinstance(reading, Reading)
     assert reading.observed_at == text
+
+
+@pytest.mark.parametrize("entry_id", ["\u0665", "\uff15", "1_000", "5.0"])
+def test_a_csv_entry_id_in_other_digits_is_refused(entry_id: str) -> None:
+    text = f"created_at,entry_id,field1\n2021-07-19 18:53:53 UTC,{entry_id},72\n"
+    with pytest.raises(ChannelResponseError, match="is no integer"):
+        read_csv_feed(text, CHANNEL.id)
+
+
+def test_a_value_in_other_digits_is_a_dead_letter_saying_so() -> None:
+    letter = to_reading(entry(field1="\u0667\u0662"), FIELDS, CHANNEL)
+    assert isinstance(letter, DeadLetter)
+    assert letter.origin["raw_value"] == "\u0667\u0662"
+    assert "field1: '\u0667\u0662' is not a number" in letter.reason
