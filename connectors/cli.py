@@ -39,7 +39,8 @@ def connect(app: AppContext, once: bool, instance: int, instances: int) -> None:
 
     Runs until SIGTERM or SIGINT, then finishes the transactions in flight
     (records and cursors commit together) and exits. Exits 1 after --once
-    if any channel had an error.
+    if any channel had an error, 2 if its topics do not exist (it never
+    creates them: `vitalstream topics create` does).
     """
     settings = app.settings
     if not settings.channels:
@@ -55,10 +56,8 @@ async def _run(
     settings: Settings, once: bool, instance: int, instances: int
 ) -> tuple[list[str], int]:
     from connectors.thingspeak.source import ThingSpeakSource
-    from vitalstream.topics import ensure_topics
 
     source = ThingSpeakSource(settings, instance=instance, instances=instances)
-    await ensure_topics(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -48,6 +48,14 @@ class TransientHTTPError(ConnectorError):
     """A request may succeed if repeated later (429, 5xx, timeout, connection)."""
 
 
+class TopicsMissingError(ConnectorError):
+    """A topic the connector writes does not exist; it never creates one.
+
+    ``vitalstream topics create`` makes them, with the configured partitions
+    and retention (a topic the broker made on its own would have neither).
+    """
+
+
 class DeliveryError(ConnectorError):
     """Kafka did not take a batch: its transaction was aborted or the producer failed.
 

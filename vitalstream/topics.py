@@ -60,6 +60,29 @@ async def ensure_topics(settings: Settings) -> list[TopicOutcome]:
         await admin.close()
 
 
+async def topic_partitions(settings: Settings) -> dict[str, int]:
+    """Every topic on the broker, with its partition count.
+
+    Asks for all topics: a metadata request naming topics asks the broker
+    to create the missing ones where ``auto.create.topics.enable`` is on
+    (Kafka's default). Raises :class:`VitalstreamError` if Kafka cannot be
+    reached.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        client_id=f"{settings.kafka.client_id}-admin",
+    )
+    try:
+        await admin.start()
+        return await _partition_counts(admin)
+    except KafkaError as exc:
+        raise VitalstreamError(
+            f"cannot reach Kafka at {settings.kafka.bootstrap_servers}: {exc}"
+        ) from exc
+    finally:
+        await admin.close()
+
+
 async def _ensure(
     admin: AIOKafkaAdminClient, wanted: list[TopicSettings]
 ) -> list[TopicOutcome]:

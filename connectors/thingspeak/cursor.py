@@ -102,8 +102,8 @@ async def load_cursors(
 async def _read_all(
     consumer: AIOKafkaConsumer, topic: str, partitions: int
 ) -> dict[int, ChannelCursor]:
-    # The partition count is the configured one: ensure_topics refuses to
-    # run on a topic that differs from the configuration.
+    # The partition count is the configured one: the connector refuses to
+    # start on an offsets topic that differs (topics.require_topics).
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(assigned)
     await consumer.seek_to_beginning(*assigned)

@@ -24,6 +24,7 @@ from connectors.thingspeak.client import RetryPolicy, ThingSpeakClient
 from connectors.thingspeak.cursor import load_cursors
 from connectors.thingspeak.poller import ChannelPoller, ChannelTally
 from connectors.thingspeak.sink import TransactionalSink
+from connectors.thingspeak.topics import require_topics
 from schemas.metrics import AliasTable
 from vitalstream.config import ChannelSettings, Settings
 from vitalstream.errors import ConfigError
@@ -101,9 +102,12 @@ class ThingSpeakSource:
         """Poll until ``stop`` is set, or with ``once`` until every channel caught up.
 
         Committed work is kept on stop: in-flight transactions finish first.
-        Raises :class:`DeliveryError` if Kafka refused a transaction.
+        Raises :class:`TopicsMissingError` before anything else if a topic
+        it writes does not exist, :class:`DeliveryError` if Kafka refused a
+        transaction.
         """
         stop = stop or asyncio.Event()
+        await require_topics(self._settings)
         sink = TransactionalSink(self._settings, instance=self._instance)
         await sink.start()
         try:
