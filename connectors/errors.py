@@ -62,3 +62,11 @@ class DeliveryError(ConnectorError):
     The connector stops: the committed cursors on the offsets topic are the
     truth, and a restart resumes from them with nothing lost or repeated.
     """
+
+
+class ShutdownTimeoutError(DeliveryError):
+    """Kafka did not acknowledge the batches in flight before the shutdown timeout.
+
+    Nothing of them is committed and no cursor moved past them: a restart
+    reads those entries again, and read_committed consumers see each once.
+    """

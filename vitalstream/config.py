@@ -186,6 +186,9 @@ class ConnectorSettings(_Section):
     # How far an entry's created_at may be ahead of the connector's clock;
     # an entry further ahead (a device clock gone wrong) is a dead letter.
     future_tolerance_s: float = Field(default=300.0, ge=0, le=86_400)
+    # On SIGTERM, how long Kafka may take to acknowledge the transactions
+    # in flight; past it the connector stops without them (uncommitted).
+    shutdown_timeout_s: float = Field(default=15.0, gt=0, le=600)
     aliases: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("backfill")

@@ -9,18 +9,23 @@ reading with ``isolation_level="read_committed"`` (KIP-98).
 
 Starting the producer fences any older producer with the same transactional
 id and aborts the transaction it left open.
+
+While Kafka is out of reach aiokafka retries without end, and so does the
+transaction in flight: the sink says so once, and a stop gives up on it
+after a bound (:meth:`TransactionalSink.close`), leaving it uncommitted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from connectors.errors import DeliveryError
+from connectors.errors import DeliveryError, ShutdownTimeoutError
 from connectors.thingspeak.cursor import ChannelCursor
 from schemas.records import DeadLetter, Reading
 from vitalstream.config import Settings
@@ -33,6 +38,12 @@ logger = logging.getLogger(__name__)
 # hostile, makes a record Kafka refuses: one would fail its transaction on
 # every run and stop every channel with it.
 MAX_REQUEST_BYTES = 1_048_576
+# A transaction not acknowledged after this long is waiting for a broker
+# out of reach (aiokafka's own lines say only that a node did not answer).
+STALLED_AFTER_S = 10.0
+# After giving up on the transaction in flight, how long the producer may
+# take to close (it cannot flush to a broker that is away).
+_PRODUCER_STOP_S = 2.0
 
 
 @dataclass(slots=True)
@@ -98,6 +109,7 @@ class TransactionalSink:
         self._queue: asyncio.Queue[ChannelBatch | object] = asyncio.Queue()
         self._producer: AIOKafkaProducer | None = None
         self._committer: asyncio.Task[None] | None = None
+        self._in_flight: list[ChannelBatch] = []
         self._failure: DeliveryError | None = None
         self.guard = EntryGuard()
 
@@ -147,16 +159,44 @@ class TransactionalSink:
         # Shielded: a poller cancelled at shutdown must not cancel the commit.
         await asyncio.shield(batch.done)
 
-    async def close(self) -> None:
-        """Commit what was submitted, then stop the producer."""
+    async def close(self, timeout_s: float | None = None) -> None:
+        """Commit what was submitted, then stop the producer.
+
+        Raises :class:`ShutdownTimeoutError` if Kafka has not acknowledged it
+        all within ``timeout_s``: what it had not is left uncommitted, with
+        the cursors before it.
+        """
         if self._committer is not None:
             self._queue.put_nowait(_STOP)
-            await self._committer
+            try:
+                await asyncio.wait_for(asyncio.shield(self._committer), timeout_s)
+            except TimeoutError:
+                self._give_up(timeout_s)
             self._committer = None
         if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+            producer, self._producer = self._producer, None
+            if isinstance(self._failure, ShutdownTimeoutError):
+                # It would wait for the broker too; what it held is abandoned.
+                await _stop_within(producer, _PRODUCER_STOP_S)
+                raise self._failure
+            await producer.stop()
             logger.info("producer %s stopped", self.transactional_id)
+
+    def _give_up(self, timeout_s: float | None) -> None:
+        assert self._committer is not None
+        self._committer.cancel()
+        pending = self._take_pending()
+        self._failure = ShutdownTimeoutError(
+            f"stopped after {timeout_s:g} s (connector.shutdown_timeout_s) with "
+            f"{len(pending)} batch(es), {sum(len(b.records) for b in pending)} "
+            f"record(s), that Kafka at {self._settings.kafka.bootstrap_servers} "
+            "had not acknowledged: they are not committed and the cursors were "
+            "not advanced past them; a restart reads those entries again "
+            "(read_committed consumers see each once)"
+        )
+        for batch in pending:
+            if not batch.done.done():
+                batch.done.set_exception(self._failure)
 
     async def _commit_loop(self) -> None:
         while True:
@@ -165,11 +205,13 @@ class TransactionalSink:
                 return
             assert isinstance(first, ChannelBatch)
             group, stop = self._gather(first)
+            self._in_flight = group
             try:
-                await self._commit(group)
+                await self._commit_watched(group)
             except (KafkaError, DeliveryError) as exc:
-                self._fail(group, exc)
+                self._fail(exc)
                 return
+            self._in_flight = []
             for batch in group:
                 self.guard.committed(batch.cursor.channel, batch.cursor.entry_id)
                 if not batch.done.done():
@@ -187,6 +229,28 @@ class TransactionalSink:
             group.append(item)
             size += len(item.records)
         return group, False
+
+    async def _commit_watched(self, group: list[ChannelBatch]) -> None:
+        commit = asyncio.ensure_future(self._commit(group))
+        try:
+            done, _ = await asyncio.wait({commit}, timeout=STALLED_AFTER_S)
+            if not done:
+                began = time.monotonic() - STALLED_AFTER_S
+                logger.warning(
+                    "Kafka at %s has not acknowledged a transaction for %.0f s: "
+                    "it looks unreachable; polling waits until it answers",
+                    self._settings.kafka.bootstrap_servers,
+                    STALLED_AFTER_S,
+                )
+                await asyncio.wait({commit})
+                if commit.exception() is None:
+                    logger.info(
+                        "Kafka answered again after %.0f s; polling goes on",
+                        time.monotonic() - began,
+                    )
+            commit.result()
+        finally:
+            commit.cancel()  # when this task is cancelled: no orphan commit
 
     async def _commit(self, group: list[ChannelBatch]) -> None:
         producer = self._producer
@@ -218,20 +282,31 @@ class TransactionalSink:
             sum(len(b.records) for b in group),
         )
 
-    def _fail(self, group: list[ChannelBatch], exc: BaseException) -> None:
+    def _fail(self, exc: BaseException) -> None:
         self._failure = DeliveryError(
             f"Kafka transaction of producer {self.transactional_id!r} failed "
             f"({type(exc).__name__}: {exc}); restart the connector to resume "
             "from the committed cursors"
         )
-        pending = list(group)
+        for batch in self._take_pending():
+            if not batch.done.done():
+                batch.done.set_exception(self._failure)
+
+    def _take_pending(self) -> list[ChannelBatch]:
+        # The group in flight and whatever waits in the queue.
+        pending, self._in_flight = self._in_flight, []
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if isinstance(item, ChannelBatch):
                 pending.append(item)
-        for batch in pending:
-            if not batch.done.done():
-                batch.done.set_exception(self._failure)
+        return pending
+
+
+async def _stop_within(producer: AIOKafkaProducer, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), timeout_s)
+    except (TimeoutError, KafkaError) as exc:
+        logger.debug("producer did not stop cleanly: %r", exc)
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

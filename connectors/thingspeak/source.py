@@ -143,8 +143,10 @@ class ThingSpeakSource:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await sink.close()
-            await client.aclose()
+            try:
+                await sink.close(self._settings.connector.shutdown_timeout_s)
+            finally:
+                await client.aclose()
         if sink.failure is not None:
             raise sink.failure
         return RunSummary([p.tally for p in pollers])
