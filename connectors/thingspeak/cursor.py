@@ -1,7 +1,10 @@
 """Per-channel cursors on the compacted connector-offsets topic.
 
 A cursor is the last entry_id of a channel that reached the raw topic (or
-the dead-letter topic), with that entry's time. It is written in the same
+the dead-letter topic), with that entry's time: ``created_at``, where the
+next read starts, is never later than the read that produced the entry (an
+entry dated in the future must not hide the ones after it), and
+``entry_created_at`` is the entry's own time. It is written in the same
 Kafka transaction as the records it covers (see :mod:`.sink`), keyed by the
 channel id, so compaction keeps the newest per channel and a reader with
 ``isolation_level="read_committed"`` never sees a cursor whose records were
@@ -30,15 +33,29 @@ CURSOR_SCHEMA = "vitalstream.connector-cursor/1"
 
 @dataclass(frozen=True, slots=True)
 class ChannelCursor:
-    """Where a channel's feed has been read up to: an entry_id and its time."""
+    """Where a channel's feed has been read up to: an entry_id and its time.
+
+    ``created_at`` is where the next read starts; ``entry_created_at`` the
+    entry's own time, later when the entry was dated after its read.
+    """
 
     channel: int
     entry_id: int
     created_at: datetime
+    entry_created_at: datetime | None = None  # None: the same as created_at
+
+    def __post_init__(self) -> None:
+        if self.entry_created_at is None:
+            object.__setattr__(self, "entry_created_at", self.created_at)
 
     @property
     def key(self) -> bytes:
         return str(self.channel).encode()
+
+    @property
+    def entry_time(self) -> datetime:
+        """The entry's own time."""
+        return self.entry_created_at or self.created_at
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -47,6 +64,7 @@ class ChannelCursor:
                 "channel": self.channel,
                 "entry_id": self.entry_id,
                 "created_at": utc_iso(self.created_at),
+                "entry_created_at": utc_iso(self.entry_time),
                 "written_at": utc_iso(datetime.now(UTC)),
             }
         )
@@ -63,7 +81,16 @@ class ChannelCursor:
         created = doc.get("created_at")
         if not isinstance(created, str):
             raise ValueError("created_at must be a time")
-        return cls(channel, entry_id, parse_utc(created))
+        # Optional: cursors written before it existed have one time only.
+        own = doc.get("entry_created_at")
+        if own is not None and not isinstance(own, str):
+            raise ValueError("entry_created_at must be a time")
+        return cls(
+            channel,
+            entry_id,
+            parse_utc(created),
+            parse_utc(own) if own is not None else None,
+        )
 
 
 async def load_cursors(

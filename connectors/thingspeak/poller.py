@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connectors.thingspeak.client import ThingSpeakClient
 from connectors.thingspeak.cursor import ChannelCursor
 from connectors.thingspeak.duplicates import ConflictingEntry, collapse, conflict_letter
 from connectors.thingspeak.fields import FieldMap
-from connectors.thingspeak.paging import EPOCH, Batch, FeedWalker
+from connectors.thingspeak.paging import EPOCH, Batch, FeedWalker, utc_now
 from connectors.thingspeak.parse import FeedEntry, FeedPage, to_reading
 from connectors.thingspeak.sink import ChannelBatch, TransactionalSink
 from schemas.metrics import AliasTable
@@ -85,23 +85,41 @@ class ChannelPoller:
         Raises the :class:`ChannelError` that stopped it (the entries
         committed before it stay committed) or :class:`DeliveryError`.
         """
-        backfill = self._settings.backfill
-        since = (
-            self.cursor.created_at
-            if self.cursor
-            else EPOCH
-            if backfill == "all"
-            else backfill
-        )
+        cursor = self.cursor
         walker = FeedWalker(
-            self.channel.id, self._read, page_size=self._settings.page_size
+            self.channel.id,
+            self._read,
+            page_size=self._settings.page_size,
+            future_tolerance=timedelta(seconds=self._settings.future_tolerance_s),
         )
-        async for batch in walker.batches(
-            since, self.cursor.entry_id if self.cursor else None
-        ):
+        batches = walker.batches(
+            self._since(),
+            cursor.entry_id if cursor else None,
+            cursor.entry_time if cursor else None,
+        )
+        async for batch in batches:
             self._report_behind(batch)
             if batch.entries:
                 await self._produce(batch)
+
+    def _since(self) -> datetime:
+        backfill = self._settings.backfill
+        start = EPOCH if backfill == "all" else backfill
+        if self.cursor is None:
+            return start
+        if self.cursor.created_at > utc_now():
+            # Written by a connector that let a future-dated entry set it:
+            # read from the start again (entry_ids at or below it are skipped).
+            logger.warning(
+                "channel %s: the cursor's time %s is in the future; reading from "
+                "%s again for the entries after entry_id %s",
+                self.channel.id,
+                utc_iso(self.cursor.created_at),
+                utc_iso(start),
+                self.cursor.entry_id,
+            )
+            return start
+        return self.cursor.created_at
 
     async def _read(
         self, start: datetime, end: datetime | None, results: int
@@ -134,8 +152,14 @@ class ChannelPoller:
             previous = entry.entry_id
             records.append(self._record(entry, fields, batch.read_at, ingested_at))
 
+        entry_time = self._entry_time(batch)
         cursor = ChannelCursor(
-            self.channel.id, batch.entries[-1].entry_id, self._cursor_time(batch)
+            self.channel.id,
+            batch.entries[-1].entry_id,
+            # The next read starts here: never after this read, so that an
+            # entry dated in the future does not hide the ones written after it.
+            min(entry_time, batch.read_at),
+            entry_time,
         )
         produced = ChannelBatch(
             device=self.channel.device_label,
@@ -223,18 +247,16 @@ class ChannelPoller:
                 logger.info("channel %s: fields %s", self.channel.id, fields.as_dict())
         return fields
 
-    def _cursor_time(self, batch: Batch) -> datetime:
+    def _entry_time(self, batch: Batch) -> datetime:
         # The last entry's time; if it had none (dead-lettered for it), the
         # newest time in the batch, which is no later than that entry's window.
-        # Never after the read: the next window starts at this time, and an
-        # entry dated in the future must not hide the ones written after it.
         last = batch.entries[-1].created_at
         if last is None:
             times = [e.created_at for e in batch.entries if e.created_at is not None]
             last = max(times, default=None)
         if last is None:
-            return self.cursor.created_at if self.cursor else EPOCH
-        return min(last, batch.read_at)
+            return self.cursor.entry_time if self.cursor else EPOCH
+        return last
 
     def _report_behind(self, batch: Batch) -> None:
         for entry in batch.behind_cursor:

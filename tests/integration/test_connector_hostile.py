@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
 
 from connectors.thingspeak.client import RetryPolicy
 from connectors.thingspeak.cursor import load_cursors
@@ -223,3 +224,63 @@ async def test_digits_of_other_scripts_are_dead_letters_not_numbers(
     assert sorted(letters) == [2, 3]
     for letter in letters.values():
         assert "is not a number" in letter.reason
+
+
+async def test_a_device_clock_fast_within_the_tolerance_loses_and_warns_nothing(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every entry two minutes ahead: produced, and the next read starts at
+    # the read's time, not two minutes on; below the cursor nothing is
+    # reported as skipped.
+    fast = timedelta(minutes=2)
+    channel = HostileChannel(BAD)
+    five_entries(channel, datetime.now(UTC) + fast - timedelta(minutes=2))
+    async with serve_hostile(channel) as server:
+        settings = make_settings(
+            connector={"base_url": server.url}, channels=[{"id": BAD}]
+        )
+        await ensure_topics(settings)
+        for entry_id in (6, 7, 8):
+            await ThingSpeakSource(settings, retry=FAST).run(once=True)
+            channel.add(entry_id, datetime.now(UTC) + fast, field1="70")
+        await ThingSpeakSource(settings, retry=FAST).run(once=True)
+
+    assert produced_ids(await raw_readings(settings), BAD) == served_ids(channel)
+    assert await dead_letters(settings) == []
+    cursor = (await load_cursors(settings))[BAD]
+    assert cursor.created_at <= datetime.now(UTC) < cursor.entry_time
+    assert "below its entry_id" not in caplog.text
+
+
+async def test_a_cursor_left_in_the_future_by_an_older_connector_is_healed(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    channel = HostileChannel(BAD)
+    five_entries(channel, start)
+    channel.add(6, datetime(2099, 1, 1, tzinfo=UTC), field1="66")
+    async with serve_hostile(channel) as server:
+        settings = make_settings(
+            connector={"base_url": server.url}, channels=[{"id": BAD}]
+        )
+        await ensure_topics(settings)
+        # What the connector wrote before: entry 6's time, one time only.
+        poisoned = b'{"schema":"vitalstream.connector-cursor/1","channel":%d,' % BAD
+        poisoned += b'"entry_id":6,"created_at":"2099-01-01T00:00:00Z"}'
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+        await producer.start()
+        try:
+            topic = settings.topics.connector_offsets.name
+            await producer.send_and_wait(topic, poisoned, key=str(BAD).encode())
+        finally:
+            await producer.stop()
+        for entry_id in (7, 8, 9):
+            channel.add(entry_id, datetime.now(UTC), field1="70")
+        summary = await ThingSpeakSource(settings, retry=FAST).run(once=True)
+
+    assert summary.errors == 0
+    assert produced_ids(await raw_readings(settings), BAD) == {7, 8, 9}
+    assert "the cursor's time 2099-01-01T00:00:00Z is in the future" in caplog.text
+    cursor = (await load_cursors(settings))[BAD]
+    assert cursor.entry_id == 9
+    assert cursor.created_at <= datetime.now(UTC)

@@ -109,7 +109,7 @@ async def test_a_second_holding_more_than_any_read_is_an_error() -> None:
         await walk(feed, BASE, None, page_size=5, max_results=10)
 
 
-async def test_an_entry_the_walk_passed_by_entry_id_is_reported_once() -> None:
+async def test_an_entry_the_walk_passed_by_entry_id_is_reported() -> None:
     # Entry 3 is dated after entries 4-12: the narrowed windows produce those
     # first, and entry 3 turns up below the cursor. Id and time disagree.
     times = [BASE + timedelta(seconds=n) for n in range(12)]
@@ -120,11 +120,36 @@ async def test_an_entry_the_walk_passed_by_entry_id_is_reported_once() -> None:
     assert [e.entry_id for b in batches for e in b.behind_cursor] == [3]
     assert 3 not in [e.entry_id for b in batches for e in b.entries]
 
-    # The next walk starts at the cursor, above entry 3: that walk reported
-    # it already, this one does not again.
-    again = FeedWalker(1, feed.fetch, page_size=4, clock=lambda: LATER)
-    later = [b async for b in again.batches(times[11], 12)]
-    assert [e.entry_id for b in later for e in b.behind_cursor] == []
+
+async def test_entries_below_the_cursor_dated_after_its_entry_are_reported() -> None:
+    # A channel cleared and written again (or a recording replayed): new
+    # entries get entry_ids the cursor has passed long ago.
+    cursor_time = BASE - timedelta(days=30)
+    feed = MemoryFeed([BASE + timedelta(seconds=15 * n) for n in range(5)])
+    walker = FeedWalker(1, feed.fetch, clock=lambda: LATER)
+    batches = [b async for b in walker.batches(cursor_time, 149)]
+    assert [e.entry_id for b in batches for e in b.behind_cursor] == [1, 2, 3, 4, 5]
+    assert [e.entry_id for b in batches for e in b.entries] == []
+
+
+async def test_below_a_cursor_dated_after_its_read_nothing_is_reported() -> None:
+    # A device two minutes fast, within the tolerance: its entries were
+    # produced, and the cursor starts the next read at that read's time.
+    read_at = BASE + timedelta(minutes=10)
+    times = [
+        read_at + timedelta(minutes=2) - timedelta(seconds=15 * n) for n in range(4)
+    ]
+    times.reverse()
+    feed = MemoryFeed(times)
+    walker = FeedWalker(
+        1,
+        feed.fetch,
+        clock=lambda: read_at + timedelta(seconds=15),
+        future_tolerance=timedelta(minutes=5),
+    )
+    batches = [b async for b in walker.batches(read_at, 4, times[-1])]
+    assert [e.entry_id for b in batches for e in b.behind_cursor] == []
+    assert [e.entry_id for b in batches for e in b.entries] == []
 
 
 @settings(max_examples=300, deadline=None)
