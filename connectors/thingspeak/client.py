@@ -268,9 +268,33 @@ def _decode(
             f"GET {path} answered HTTP {status}",
             retry_after=_retry_after(response.headers.get("retry-after")),
         )
+    if response.is_redirect:
+        raise ChannelResponseError(
+            channel.id,
+            f"GET {path} answered HTTP {status}, a redirect to "
+            f"{_redirect_target(response, key)}: not followed; check that "
+            "connector.base_url names where the API is",
+        )
     raise ChannelResponseError(
         channel.id, f"GET {path} answered HTTP {status}: {redacted_excerpt(body, key)}"
     )
+
+
+def _redirect_target(response: httpx.Response, key: str | None) -> str:
+    # Where the Location points, without its query or fragment (which would
+    # carry the read key back) or any user name and password.
+    location = response.headers.get("location")
+    if not location:
+        return "nowhere (no Location header)"
+    try:
+        url = httpx.URL(location)
+    except httpx.InvalidURL:
+        return "an unreadable Location"
+    origin = ""
+    if url.host:
+        port = f":{url.port}" if url.port else ""
+        origin = f"{url.scheme}://{url.host}{port}"
+    return redact(f"{origin}{url.path}", key)
 
 
 def _access_error(channel: ChannelSettings, status: int) -> ChannelAccessError:

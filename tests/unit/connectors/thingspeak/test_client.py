@@ -329,7 +329,6 @@ async def test_an_answer_over_the_size_limit_is_not_read_to_its_end(
     [
         (200, "text/html", "not JSON"),
         (418, "text/plain", "HTTP 418"),
-        (302, "text/html", "HTTP 302"),
     ],
 )
 async def test_an_answer_echoing_the_url_does_not_leak_the_key(
@@ -376,3 +375,34 @@ async def test_a_retry_after_that_is_no_ascii_number_falls_back_to_the_backoff(
         page = await client.read_feed(CHANNEL, START, None, 100)
     assert len(page.entries) == 1
     assert len(script.queries) == 2
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        (
+            "https://api.thingspeak.com/channels/42/feeds.json?api_key=SECRETREADKEY0042",
+            "https://api.thingspeak.com/channels/42/feeds.json",
+        ),
+        ("/v2/channels/42/feeds.json?results=100#top", "/v2/channels/42/feeds.json"),
+        (
+            "https://user:SECRETREADKEY0042@proxy.example:8443/in",
+            "https://proxy.example:8443/in",
+        ),
+        (None, "nowhere (no Location header)"),
+    ],
+)
+async def test_a_redirect_says_where_to_without_query_or_key(
+    server: tuple[TestServer, Script], location: str | None, shown: str
+) -> None:
+    test_server, script = server
+    headers = {} if location is None else {"Location": location}
+    script.answers = [lambda: web.Response(status=301, headers=headers)]
+    async with client_for(test_server) as client:
+        with pytest.raises(ChannelResponseError) as caught:
+            await client.read_feed(CHANNEL, START, None, 100)
+    message = str(caught.value)
+    assert f"answered HTTP 301, a redirect to {shown}: not followed" in message
+    assert KEY not in message
+    assert "?" not in message
+    assert len(script.queries) == 1  # not followed
