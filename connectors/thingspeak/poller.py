@@ -20,6 +20,10 @@ from vitalstream.config import ChannelSettings, ConnectorSettings
 
 logger = logging.getLogger(__name__)
 
+# Entries reported below the cursor that are remembered, not to report them
+# on every poll; past it the memory starts again (reported once more).
+_REPORTED_BEHIND_MAX = 100_000
+
 
 @dataclass(slots=True)
 class ChannelTally:
@@ -97,10 +101,14 @@ class ChannelPoller:
             cursor.entry_id if cursor else None,
             cursor.entry_time if cursor else None,
         )
-        async for batch in batches:
-            self._report_behind(batch)
-            if batch.entries:
-                await self._produce(batch)
+        behind: list[int] = []
+        try:
+            async for batch in batches:
+                behind += self._newly_behind(batch)
+                if batch.entries:
+                    await self._produce(batch)
+        finally:
+            self._report_behind(behind)
 
     def _since(self) -> datetime:
         backfill = self._settings.backfill
@@ -258,15 +266,37 @@ class ChannelPoller:
             return self.cursor.entry_time if self.cursor else EPOCH
         return last
 
-    def _report_behind(self, batch: Batch) -> None:
-        for entry in batch.behind_cursor:
-            if entry.entry_id in self._reported_behind:
-                continue
-            self._reported_behind.add(entry.entry_id)
-            logger.warning(
-                "channel %s: entry %s is newer than the cursor's time but below its "
-                "entry_id %s (written back-dated?); it is not produced",
-                self.channel.id,
-                entry.entry_id,
-                self.cursor.entry_id if self.cursor else None,
-            )
+    def _newly_behind(self, batch: Batch) -> list[int]:
+        # Each entry once per process: later polls read it again.
+        if len(self._reported_behind) > _REPORTED_BEHIND_MAX:
+            self._reported_behind.clear()
+        fresh = sorted(
+            {e.entry_id for e in batch.behind_cursor} - self._reported_behind
+        )
+        self._reported_behind.update(fresh)
+        return fresh
+
+    def _report_behind(self, entry_ids: list[int]) -> None:
+        # One line per poll: a replayed or refilled channel has thousands.
+        if not entry_ids:
+            return
+        logger.warning(
+            "channel %s: %d entr%s newer than the cursor's time but at or below "
+            "its entry_id %s (%s; written back-dated, or the channel cleared and "
+            "written again?): not produced",
+            self.channel.id,
+            len(entry_ids),
+            "y" if len(entry_ids) == 1 else "ies",
+            self.cursor.entry_id if self.cursor else None,
+            _id_list(entry_ids),
+        )
+
+
+def _id_list(entry_ids: list[int]) -> str:
+    ordered = sorted(entry_ids)
+    if len(ordered) == 1:
+        return f"entry_id {ordered[0]}"
+    if ordered[-1] - ordered[0] == len(ordered) - 1:
+        return f"entry_ids {ordered[0]}-{ordered[-1]}"
+    shown = ", ".join(str(i) for i in ordered[:5])
+    return f"entry_ids {shown}{', ...' if len(ordered) > 5 else ''}"

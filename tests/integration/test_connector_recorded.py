@@ -6,8 +6,11 @@ with the connector's parser.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,3 +131,51 @@ async def test_new_entries_after_a_poll_are_produced_by_the_next(
     assert (first.produced, second.produced) == (100, 49)
     readings = await raw_readings(settings)
     assert [r.entry_id for r in readings] == list(range(1, 150))
+
+
+async def test_a_paced_replay_below_the_cursor_is_reported_once_per_poll(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The recording read once, then served again with --pace: its entries
+    # reappear stamped now, all below the cursor. One warning line per poll
+    # with a count, not one per entry.
+    caplog.set_level(logging.INFO)
+    async with serve_in_process(build_store(data=[RECORDED_CHANNEL])) as server:
+        settings = make_settings(
+            connector={"base_url": server.url, "poll_interval_s": 0.3},
+            channels=[{"id": CHANNEL, "device": DEVICE}],
+        )
+        await ensure_topics(settings)
+        await ThingSpeakSource(settings, retry=FAST).run(once=True)
+    caplog.clear()
+    replay = build_store(data=[RECORDED_CHANNEL], pace=0.05)
+    async with serve_in_process(replay) as server:
+        again = settings.model_copy(
+            update={
+                "connector": settings.connector.model_copy(
+                    update={"base_url": server.url}
+                )
+            }
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(
+            ThingSpeakSource(again, retry=FAST).run(stop=stop)
+        )
+        await asyncio.sleep(2.5)
+        stop.set()
+        summary = await running
+
+    assert summary.produced == 0
+    lines = [
+        r.getMessage() for r in caplog.records if "below its entry_id" in r.message
+    ]
+    polls = [r for r in caplog.records if r.name == "httpx"]
+    # "N entries newer than...", or one line per entry as it was.
+    counts = [
+        int(found.group(1)) if (found := re.search(r": (\d+) entr", line)) else 1
+        for line in lines
+    ]
+    assert sum(counts) >= 20  # some 50 entries replayed in 2.5 s
+    assert len(lines) <= len(polls) < sum(counts)
+    cursor = f"at or below its entry_id {max(expected_from_csv())}"
+    assert all(cursor in line for line in lines)
