@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,41 @@ def test_another_broker_in_kafka_bootstrap_servers_is_warned_about(
         for r in caplog.records
         if r.levelname == "WARNING"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("future_tolerance_s", "-1"),
+        ("request_deadline_s", "0"),
+        ("max_response_bytes", "12"),
+        ("max_response_bytes", "lots"),
+        ("shutdown_timeout_s", "0"),
+    ],
+)
+def test_a_bad_connector_limit_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    variable = f"VITALSTREAM_CONNECTOR__{name.upper()}"
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert raised.value.setting == f"connector.{name}"
+    assert variable in str(raised.value)
+    assert "allowed:" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "future_tolerance_s",
+        "request_deadline_s",
+        "max_response_bytes",
+        "shutdown_timeout_s",
+    ],
+)
+def test_a_connector_limit_defaults_to_what_the_example_says(name: str) -> None:
+    example = Path(__file__).resolve().parents[3] / "vitalstream.example.toml"
+    documented = tomllib.loads(example.read_text())["connector"][name]
+    assert getattr(load_settings().connector, name) == documented
