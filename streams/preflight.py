@@ -21,7 +21,10 @@ async def require_topics(bootstrap_servers: str, names: list[str]) -> None:
     except KafkaError as exc:
         raise StartupError(f"cannot reach Kafka at {bootstrap_servers}: {exc}") from exc
     try:
-        described = await admin.describe_topics(names)
+        # Every topic, not the named ones: a metadata request naming topics
+        # makes a broker with auto.create.topics.enable (Kafka's default)
+        # create them, with its defaults instead of the configured ones.
+        described = await admin.describe_topics()
     except KafkaError as exc:
         raise StartupError(f"cannot describe topics {names}: {exc}") from exc
     finally:
