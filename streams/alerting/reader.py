@@ -25,7 +25,8 @@ async def partition_ids(settings: Settings, topic: str) -> list[int]:
     )
     await admin.start()
     try:
-        described: list[dict[str, Any]] = await admin.describe_topics([topic])
+        # All topics: naming one makes an auto-creating broker create it.
+        described: list[dict[str, Any]] = await admin.describe_topics()
     finally:
         await admin.close()
     for entry in described:

@@ -97,8 +97,15 @@ async def ensure_state_topic(settings: Settings) -> int:
 async def _partition_counts(
     admin: AIOKafkaAdminClient, names: list[str]
 ) -> dict[str, int]:
-    topics: list[dict[str, Any]] = await admin.describe_topics(names)
-    return {t["topic"]: len(t["partitions"]) for t in topics if t["error_code"] == 0}
+    # All topics, kept to the named: naming one in a metadata request makes
+    # an auto-creating broker create it, with its defaults.
+    wanted = set(names)
+    topics: list[dict[str, Any]] = await admin.describe_topics()
+    return {
+        t["topic"]: len(t["partitions"])
+        for t in topics
+        if t["error_code"] == 0 and t["topic"] in wanted
+    }
 
 
 def encode_state(subject: str, state: SubjectState, keyring: Keyring) -> bytes:
