@@ -29,6 +29,7 @@ from connectors.errors import DeliveryError, ShutdownTimeoutError
 from connectors.thingspeak.cursor import ChannelCursor
 from schemas.records import DeadLetter, Reading
 from vitalstream.config import Settings
+from vitalstream.partitioner import CachedKeyPartitioner
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class TransactionalSink:
             linger_ms=5,
             max_batch_size=256 * 1024,
             max_request_size=MAX_REQUEST_BYTES,
+            partitioner=CachedKeyPartitioner(),
         )
         try:
             await self._producer.start()

@@ -53,6 +53,7 @@ from streams.alerting.store import (
     state_topic_name,
 )
 from vitalstream.config import Settings
+from vitalstream.partitioner import CachedKeyPartitioner
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class AlertingConsumer:
             # partitions in a rebalance is not fenced until it next commits.
             transactional_id=f"{alerting.group_id}-{alerting.instance_id}",
             enable_idempotence=True,
+            partitioner=CachedKeyPartitioner(),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka.bootstrap_servers,

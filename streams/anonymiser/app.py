@@ -8,9 +8,9 @@ from typing import Literal
 import faust
 
 from streams.errors import StartupError
-from streams.partitioner import CachedKeyPartitioner
 from streams.transport import use_read_committed
 from vitalstream.config import Settings
+from vitalstream.partitioner import CachedKeyPartitioner
 
 Guarantee = Literal["at_least_once", "exactly_once"]
 

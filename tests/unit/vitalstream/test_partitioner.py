@@ -6,7 +6,7 @@ import os
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.partitioner import CachedKeyPartitioner
+from vitalstream.partitioner import CachedKeyPartitioner
 
 
 def test_keys_land_where_the_default_partitioner_puts_them() -> None:

@@ -1,9 +1,9 @@
 """Kafka's default partitioner, with each key's hash remembered.
 
-The anonymiser keys records by subject pseudonym: a few thousand keys, each
-repeated on every reading of its subject. aiokafka computes murmur2 (the
-Java client's hash, so every producer places a key alike) in pure Python on
-every record; this partitioner computes it once per key and gives the same
+Every stage keys its records by device or subject: a few thousand keys,
+each repeated on every reading. aiokafka computes murmur2 (the Java
+client's hash, so every producer places a key alike) in pure Python on every
+record; this partitioner computes it once per key and gives the same
 partition as the default one.
 """
 
