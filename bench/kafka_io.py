@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench.env import bootstrap_servers
 from schemas.records import Reading
@@ -84,7 +85,13 @@ async def wait_for_group(
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            committed = await admin.list_consumer_group_offsets(group)
+            try:
+                committed = await admin.list_consumer_group_offsets(group)
+            except GroupCoordinatorNotAvailableError:
+                # A new broker makes its offsets topic on the first group
+                # look-up; until then no coordinator answers.
+                await asyncio.sleep(0.5)
+                continue
             done = all(
                 tp in committed and committed[tp].offset >= end
                 for tp, end in targets.items()
