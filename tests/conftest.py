@@ -80,6 +80,22 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A broker of the test's own on free ports, to stop and start at will.
+
+    For tests that take Kafka away; the shared broker is never stopped.
+    """
+    from tests.faults.broker import OwnBroker  # it imports this module
+
+    broker = OwnBroker(tmp_path_factory.mktemp("kafka-own"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.remove()
+
+
+@pytest.fixture
 def make_settings(kafka_bootstrap: str) -> Callable[..., Settings]:
     """Build `Settings` on the test broker with topic names unique to the test.
 

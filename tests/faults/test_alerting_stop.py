@@ -15,7 +15,6 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,16 +33,6 @@ VITALSTREAM = str(PROJECT_ROOT / ".venv" / "bin" / "vitalstream")
 # Grace for a batch in flight, two cancellations, two client closes
 # (streams/alerting/shutdown.py), and the interpreter's own start and stop.
 STOP_BOUND_S = 5 + 2 * 2 + 2 * 5 + 10
-
-
-@pytest.fixture
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
-    broker = OwnBroker(tmp_path_factory.mktemp("kafka-stop"))
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.remove()
 
 
 def wait_for_line(log: Path, text: str, seconds: float) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.kafka]
 OUTAGE_S = 10.0  # plus the time the broker takes to stop and to start
 SERVER = ["--fleet", "12", "--pace", "0.5", "--entries-per-channel", "150"]
 SERVER += ["--temperature-site", "core", "--seed", "64"]
-
-
-@pytest.fixture
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
-    broker = OwnBroker(tmp_path_factory.mktemp("kafka-faults"))
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.remove()
 
 
 async def test_broker_stopped_and_started_while_everything_runs(

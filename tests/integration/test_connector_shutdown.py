@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,16 +30,6 @@ BASE_ID = 950_001
 CHANNELS = 3
 SHUTDOWN_S = 3.0
 UNREACHABLE = "it looks unreachable"
-
-
-@pytest.fixture
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
-    broker = OwnBroker(tmp_path_factory.mktemp("kafka-shutdown"))
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.remove()
 
 
 def outage_settings(bootstrap: str, url: str) -> Settings:
