@@ -444,6 +444,13 @@ def load_settings(path: Path | str | None = None) -> Settings:
         _CONFIG_FILE_IN_USE["path"] = None
 
 
+# Settings whose value may be a credential: a care system's webhook URL
+# often carries its token in the path or the query.
+_VALUE_NOT_SHOWN: dict[tuple[int | str, ...], str] = {
+    ("alerting", "webhook_url"): "a URL (not shown: it may carry a token)",
+}
+
+
 def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError:
     errors = exc.errors(include_url=False)
     first = errors[0]
@@ -465,6 +472,8 @@ def _config_error(exc: ValidationError, config_file: Path | None) -> ConfigError
         # The value of an unknown key may be a secret put in the wrong place.
         found = "an unknown setting (value not shown)"
         allowed = _siblings(first["loc"])
+    elif tuple(loc) in _VALUE_NOT_SHOWN:
+        found = _VALUE_NOT_SHOWN[tuple(loc)]
     elif first["type"] == "missing":
         found, allowed = "nothing", "a value: this setting is required"
     more = len(errors) - 1

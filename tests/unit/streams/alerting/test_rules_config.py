@@ -165,6 +165,17 @@ def test_a_webhook_url_httpx_cannot_post_to_stops_start_up(
         load_settings(path)
     assert raised.value.setting == "alerting.webhook_url"
     assert said in raised.value.allowed
+    assert "care" not in str(raised.value)
+    assert "127.0.0.1" not in str(raised.value)
+
+
+def test_a_bad_webhook_url_error_does_not_show_its_token(tmp_path: Path) -> None:
+    path = tmp_path / "vitalstream.toml"
+    path.write_text('[alerting]\nwebhook_url = "ftp://care.example/T0/s3cr3t"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    assert "s3cr3t" not in str(raised.value)
+    assert "not shown" in str(raised.value)
 
 
 def test_a_good_webhook_url_is_kept_as_written(tmp_path: Path) -> None:
