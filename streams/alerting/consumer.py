@@ -93,6 +93,7 @@ class AlertingConsumer:
         self.keyring_check = KeyringCheck(
             keyring, settings.alerting.keyring_check_records
         )
+        self._monotonic = monotonic
         self._clock = StreamClock(monotonic)
         # Rebalance callbacks run in aiokafka's coordinator task, concurrently
         # with the loop: the lock keeps a restore or release from landing in
@@ -220,7 +221,8 @@ class AlertingConsumer:
             if messages:
                 batch.offsets[tp] = messages[-1].offset + 1
         if self._clock.started:
-            for event in self.engine.silent_check(self._clock.now()):
+            wall = self._monotonic()
+            for event in self.engine.silent_check(self._clock.now(), wall):
                 self._add_alert(event, batch)
         if batch.offsets or batch.alerts or batch.touched:
             await self._commit(batch)
@@ -255,7 +257,9 @@ class AlertingConsumer:
             if leap > self.engine.rules.silent_after_s:
                 now = self._clock.now_epoch()
                 self.engine.new_timeline(now - leap, now)
-            evaluation = self.engine.observe(obs, heard_at=self._clock.now_epoch())
+            evaluation = self.engine.observe(
+                obs, heard_at=self._clock.now_epoch(), heard_wall=self._monotonic()
+            )
         except (ValueError, ArithmeticError) as exc:
             # A record that cannot be evaluated must not stop the consumer:
             # it would meet the same record again at every restart.

@@ -99,12 +99,20 @@ class AlertEngine:
         """Drop a subject (its partition moved to another worker)."""
         self._subjects.pop(subject, None)
 
-    def observe(self, obs: Observation, *, heard_at: float | None = None) -> Evaluation:
+    def observe(
+        self,
+        obs: Observation,
+        *,
+        heard_at: float | None = None,
+        heard_wall: float | None = None,
+    ) -> Evaluation:
         """Update the subject's state with ``obs``; return the alert events.
 
         ``heard_at`` is the stream time (epoch seconds) at which the record
         arrived; a subject is silent only when both its newest observation
         and its newest arrival are older than ``silent_after_s``.
+        ``heard_wall`` is the wall-clock reading (monotonic seconds) at
+        arrival: see :meth:`silent_check`.
         Raises ``ValueError`` if ``observed_at`` is not an ISO-8601 time.
         """
         at = parse_utc(obs.observed_at).timestamp()
@@ -127,6 +135,8 @@ class AlertEngine:
         state.last_seen = at if state.last_seen is None else max(state.last_seen, at)
         if heard_at is not None:
             state.heard_at = heard_at
+        if heard_wall is not None:
+            state.heard_wall = heard_wall
 
         for name, value in obs.metrics.items():
             if value is None:
@@ -157,12 +167,28 @@ class AlertEngine:
             if before - heard <= limit:
                 state.heard_at = now
 
-    def silent_check(self, now: datetime) -> list[AlertEvent]:
-        """Raise "device silent" for subjects quiet for ``silent_after_s``."""
+    def silent_check(
+        self, now: datetime, wall_now: float | None = None
+    ) -> list[AlertEvent]:
+        """Raise "device silent" for subjects quiet for ``silent_after_s``.
+
+        With ``wall_now`` (monotonic seconds, as ``heard_wall`` was given),
+        a subject heard in this run must also have been quiet that long by
+        the wall clock. A consumer catching up reads minutes of stream time
+        in seconds, partition by partition: without this, the subjects on a
+        partition read later looked silent while their records waited.
+        """
         events: list[AlertEvent] = []
         moment = now.timestamp()
+        limit = self.rules.silent_after_s
         for subject, state in self._subjects.items():
             if state.last_seen is None or SILENT_CONDITION in state.open:
+                continue
+            if (
+                wall_now is not None
+                and state.heard_wall is not None
+                and wall_now - state.heard_wall <= limit
+            ):
                 continue
             quiet = moment - max(state.last_seen, state.heard_at or state.last_seen)
             if quiet > self.rules.silent_after_s:

@@ -136,6 +136,10 @@ class SubjectState:
     # across restarts (``last_seen`` stands in): it only stops a catch-up
     # (a backfill, a consumer behind) from looking like silence.
     heard_at: float | None = None
+    # Wall-clock (monotonic) reading at that arrival; not kept either. Silence
+    # of a subject heard in this run waits for wall-clock time too, so a
+    # catch-up does not report the subjects whose records it has not read.
+    heard_wall: float | None = None
     metrics: dict[str, MetricState] = field(default_factory=dict)
     open: dict[str, str] = field(default_factory=dict)
     seen: SeenReadings = field(default_factory=SeenReadings)

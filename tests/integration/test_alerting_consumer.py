@@ -131,6 +131,33 @@ async def test_silent_device_raises_device_silent(
     ]
 
 
+async def test_a_subject_heard_in_this_run_is_not_silent_while_a_backlog_races_on(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    # The same two devices as above, but read by one running consumer:
+    # "busy"'s 20 minutes of stream time pass in about a second of wall
+    # time, as in a catch-up, and "quiet" was heard moments ago. Silence
+    # waits for the wall clock too (engine.AlertEngine.silent_check).
+    settings = alerting_settings(make_settings, tmp_path)
+    keyring = Keyring.generate(tmp_path / "keyring.json")
+    await prepare(settings)
+    consumer = AlertingConsumer(settings, keyring)
+    running = asyncio.create_task(consumer.run(asyncio.Event(), idle_exit_s=4))
+    await produce(settings, keyring, [reading("quiet", 1, channel=1, heart_rate=70)])
+    for _ in range(600):
+        if consumer.stats.records >= 1:
+            break
+        await asyncio.sleep(0.1)
+    busy = [
+        reading("busy", n, channel=2, every_s=60, heart_rate=70) for n in range(1, 21)
+    ]
+    await produce(settings, keyring, busy)
+    stats = await asyncio.wait_for(running, 120)
+
+    assert stats.evaluated == 21
+    assert [a for a in await read_alerts(settings) if a.kind == "device_silent"] == []
+
+
 async def test_wrong_keyring_unseals_nothing_and_says_why(
     make_settings: SettingsFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

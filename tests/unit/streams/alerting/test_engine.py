@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.records import utc_iso
 from streams.alerting.engine import AlertEngine, AlertEvent, Evaluation, Observation
 from streams.alerting.replay import MAX_CHANNELS, WINDOW
 from streams.alerting.rules import RuleConfig
@@ -219,6 +220,37 @@ def test_silent_device_raises_once_and_resolves_on_the_next_reading() -> None:
     assert summary(feed.send(heart_rate=70)) == [
         ("device_silent", "device_silent", "notice", "resolved")
     ]
+
+
+def test_a_catch_up_ahead_of_the_wall_clock_is_not_silence() -> None:
+    # A consumer catching up reads one partition's newer records before
+    # another's: the stream clock runs minutes ahead within seconds. A
+    # subject heard in this run is silent only once the wall clock agrees.
+    eng = engine(silent_after_s=120)
+    wall = 5_000.0  # monotonic seconds
+    observed = START + timedelta(seconds=15)
+    eng.observe(
+        Observation(SUBJECT, utc_iso(observed), {"heart_rate": 70.0}, "ch", 1),
+        heard_at=observed.timestamp(),
+        heard_wall=wall,
+    )
+    ahead = START + timedelta(minutes=5)  # other partitions' readings
+    assert eng.silent_check(ahead, wall + 3) == []
+    assert eng.silent_check(ahead, wall + 120) == []
+
+    (silent,) = eng.silent_check(ahead, wall + 121)
+    assert (silent.kind, silent.state) == ("device_silent", "raised")
+    assert silent.details["silent_s"] == pytest.approx(285)
+
+
+def test_a_restored_subject_is_judged_by_stream_time_alone() -> None:
+    # Not heard in this run (its state came from the state topic): nothing
+    # of it waits to be read, so its silence is reported at once.
+    eng = engine(silent_after_s=120)
+    state = SubjectState(last_seen=(START + timedelta(seconds=15)).timestamp())
+    eng.restore(SUBJECT, state)
+    (silent,) = eng.silent_check(START + timedelta(minutes=5), wall_now=5_000.0)
+    assert silent.kind == "device_silent"
 
 
 def test_a_backfill_arriving_now_is_not_silence() -> None:
