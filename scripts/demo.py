@@ -33,6 +33,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parent.parent
 VITALSTREAM = str(Path(sys.executable).with_name("vitalstream"))
+# How long the stages after the connector may take, once it has stopped,
+# to carry what it wrote through.
+DRAIN_S = 15.0
 
 
 @dataclass
@@ -47,6 +50,11 @@ class Flow:
 
     def raised(self) -> int:
         return sum(n for (_, _, state), n in self.alerts.items() if state != "resolved")
+
+    def in_flight(self) -> int:
+        """Raw records neither anonymised nor dead-lettered by the anonymiser."""
+        done = self.anonymised + self.dead_letters.get("anonymiser", 0)
+        return max(0, self.raw - done)
 
     def line(self) -> str:
         return (
@@ -102,6 +110,17 @@ def _stop(stages: list[Stage]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(stage.process.pid, signal.SIGKILL)
             stage.process.wait()
+
+
+async def _drain(flow: Flow, stages: list[Stage], seconds: float) -> None:
+    # Polled: the counts come from the watcher, the exit from the process.
+    anonymiser = next((s for s in stages if s.name == "anonymiser"), None)
+    for _ in range(round(seconds / 0.5)):
+        if not flow.in_flight() or anonymiser is None:
+            return
+        if anonymiser.process.poll() is not None:
+            return
+        await asyncio.sleep(0.5)
 
 
 def _on_the_skin(channel: int) -> str:
@@ -192,6 +211,12 @@ def _summary(flow: Flow, seconds: float) -> str:
         f"  alerts and notices raised:        {flow.raised()}"
         " (raised or escalated; resolutions apart)",
     ]
+    if flow.in_flight():
+        lines.insert(
+            4,
+            f"  still in the anonymiser at stop:  {flow.in_flight()}"
+            f" (not through within {DRAIN_S:.0f} s of the connector's stop)",
+        )
     for (kind, severity, state), count in sorted(flow.alerts.items()):
         lines.append(f"    {kind:<14} {severity:<12} {state:<10} {count}")
     return "\n".join(lines)
@@ -338,6 +363,10 @@ async def _demo(args: argparse.Namespace) -> int:
                     print(stage.log.read_text()[-3000:], file=sys.stderr)
                     return 1
     finally:
+        # The connector first, then what it wrote is given time to get
+        # through before the other stages stop, so the summary adds up.
+        _stop([stage for stage in stages if stage.name == "connector"])
+        await _drain(flow, stages, DRAIN_S)
         _stop(stages)
         await asyncio.sleep(1.5)  # let the watcher read what the last stages wrote
         stop.set()
