@@ -280,15 +280,25 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
 
 
 async def wait_for_output(
-    deployment: Deployment, expected: int, within_s: float = 120.0
+    deployment: Deployment,
+    expected: int,
+    within_s: float = 120.0,
+    *,
+    distinct: bool = False,
 ) -> tuple[list[ConsumerRecord[Any, Any]], list[ConsumerRecord[Any, Any]]]:
-    """Wait until anonymised + dead letters hold ``expected`` records or more."""
+    """Wait until anonymised + dead letters hold ``expected`` records or more.
+
+    With ``distinct``, anonymised copies of one entry count once: under
+    at-least-once a rebalance writes again what was not committed, and
+    those copies must not end the wait before every entry is through.
+    """
     topics = deployment.settings.topics
     deadline = time.monotonic() + within_s
     while True:
         anonymised = await read_topic(deployment.bootstrap, topics.anonymised.name)
         letters = await read_topic(deployment.bootstrap, topics.deadletter.name)
-        if len(anonymised) + len(letters) >= expected:
+        written = len(_entries(anonymised)) if distinct else len(anonymised)
+        if written + len(letters) >= expected:
             return anonymised, letters
         for worker in deployment.workers:
             failed = worker.process.poll() not in (None, 0) and not worker.killed
@@ -300,6 +310,14 @@ async def wait_for_output(
                 f"of {expected} within {within_s}s"
             )
         await asyncio.sleep(0.5)
+
+
+def _entries(anonymised: list[ConsumerRecord[Any, Any]]) -> set[tuple[str, int]]:
+    # The source of each anonymised record: its channel token and entry id.
+    from schemas.anonymised import AnonymisedReading
+
+    sources = (AnonymisedReading.from_json(m.value).source for m in anonymised)
+    return {(str(source["channel"]), int(source["entry_id"])) for source in sources}
 
 
 def fleet_readings(devices: int) -> list[Reading]:
