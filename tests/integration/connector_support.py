@@ -33,7 +33,7 @@ async def read_topic(
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
-        ends = await consumer.end_offsets(assigned)
+        ends = await _settled_ends(settings, consumer, assigned)
         found: list[tuple[int, bytes | None, bytes]] = []
         for tp in assigned:
             while await consumer.position(tp) < ends[tp]:
@@ -42,6 +42,32 @@ async def read_topic(
         return found
     finally:
         await consumer.stop()
+
+
+async def _settled_ends(
+    settings: Settings, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    # A committed transaction's markers reach its partitions just after the
+    # producer's commit returns; until then a read_committed end offset (the
+    # last stable offset) still stops before its records (seen: a channel's
+    # whole transaction missing from a read right after `connect --once`).
+    # Wait, briefly, until every partition's stable end is its high water.
+    everything = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_uncommitted",
+    )
+    await everything.start()
+    try:
+        for _ in range(50):
+            stable = await consumer.end_offsets(partitions)
+            if stable == await everything.end_offsets(partitions):
+                break
+            await asyncio.sleep(0.1)
+        return stable
+    finally:
+        await everything.stop()
 
 
 async def raw_readings(settings: Settings) -> list[Reading]:
