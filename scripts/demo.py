@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -78,8 +79,15 @@ def _free_port() -> int:
 
 
 def _run(*args: str, env: dict[str, str]) -> str:
+    # A session of its own, as the stages have: a Ctrl-C reaches the demo
+    # alone, which finishes this short step and then stops in order.
     done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [VITALSTREAM, *args], env=env, capture_output=True, text=True, check=False
+        [VITALSTREAM, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        start_new_session=True,
     )
     if done.returncode != 0:
         sys.exit(f"demo: `vitalstream {' '.join(args)}` failed:\n{done.stderr}")
@@ -142,6 +150,9 @@ async def _watch(
     stop: asyncio.Event,
     show_alert: bool,
 ) -> None:
+    # The demo's screen is for the stream; a broker that went away is said
+    # once by the summary, not by a retry line every few milliseconds.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     consumer = AIOKafkaConsumer(
         *topics.values(),
         bootstrap_servers=bootstrap,
@@ -305,9 +316,6 @@ async def _demo(args: argparse.Namespace) -> int:
     env = {**os.environ, "VITALSTREAM_CONFIG": str(config)}
 
     print(f"vitalstream demo {run}: {what}, {len(ids)} channel(s)", flush=True)
-    print(_run("topics", "create", env=env).rstrip(), flush=True)
-    _run("keys", "generate", env=env)
-
     stages: list[Stage] = []
     watcher: asyncio.Task[None] | None = None
     flow = Flow()
@@ -321,6 +329,9 @@ async def _demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     settled: tuple[int, int, float] | None = None
     try:
+        # Inside the try: whatever happens from here, the run's topics go.
+        print(_run("topics", "create", env=env).rstrip(), flush=True)
+        _run("keys", "generate", env=env)
         if source:
             stages.append(
                 _start(
@@ -371,13 +382,16 @@ async def _demo(args: argparse.Namespace) -> int:
         await asyncio.sleep(1.5)  # let the watcher read what the last stages wrote
         stop.set()
         if watcher is not None:
-            with contextlib.suppress(Exception):
-                await watcher
+            # With the broker gone, the watcher's consumer ends cancelled.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(watcher, timeout=15)
         # Clean up before printing: a closed terminal or pipe must not leave
         # the run's topics behind.
         if not args.keep:
-            with contextlib.suppress(Exception):
-                await _delete_run_topics(bootstrap, run)
+            try:
+                await asyncio.wait_for(_delete_run_topics(bootstrap, run), 30)
+            except (Exception, asyncio.CancelledError) as exc:
+                _say(f"demo: the run's topics ({run}.*) are left: {exc!r}")
             shutil.rmtree(workdir / "anonymiser", ignore_errors=True)
         _say(_summary(flow, time.monotonic() - started))
         _say(f"  logs: {workdir}")

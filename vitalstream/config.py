@@ -288,13 +288,16 @@ class AlertingSettings(_Section):
             raise ValueError(f"{allowed}, without white space")
         try:
             url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"{allowed} (httpx: {exc})") from None
+            host, port = url.host, url.port
+        except (httpx.InvalidURL, ValueError):  # IDNA raises on an xn-- host
+            # Their messages quote parts of the URL (a port, a host): not
+            # shown, as the URL may carry a token.
+            raise ValueError(f"{allowed}; httpx cannot parse this one") from None
         if url.scheme not in ("http", "https"):
             raise ValueError(f"{allowed}, not {url.scheme or 'no scheme'}")
-        if not url.host:
+        if not host:
             raise ValueError(f"{allowed}; this one has no host")
-        if url.port is not None and not 1 <= url.port <= 65535:
+        if port is not None and not 1 <= port <= 65535:
             raise ValueError(f"{allowed} and, if it has one, a port from 1 to 65535")
         return value
 

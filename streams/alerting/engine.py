@@ -177,6 +177,11 @@ class AlertEngine:
         the wall clock. A consumer catching up reads minutes of stream time
         in seconds, partition by partition: without this, the subjects on a
         partition read later looked silent while their records waited.
+
+        TODO(#5): subjects restored from the state topic have no wall-clock
+        reading and are judged by stream time alone, so a consumer that
+        restarts into a backlog can still report a restored, talking subject
+        silent until its partition is read (its next reading resolves it).
         """
         events: list[AlertEvent] = []
         moment = now.timestamp()

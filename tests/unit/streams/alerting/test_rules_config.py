@@ -150,7 +150,9 @@ def test_rule_config_refuses_an_unknown_minimum() -> None:
     [
         ("http://127.0.0.1:99999/hook", "port from 1 to 65535"),
         ("http://127.0.0.1:0/hook", "port from 1 to 65535"),
-        ("http://[::1/hook", "Invalid port"),
+        ("http://[::1/hook", "cannot parse"),
+        ("http://host:S3CR3T/hook", "cannot parse"),
+        ("http://xn--S3CR3T/hook", "cannot parse"),
         ("http:///hook", "host"),
         ("ftp://care.example/hook", "not ftp"),
         ("https://care example/hook", "without white space"),
@@ -167,6 +169,7 @@ def test_a_webhook_url_httpx_cannot_post_to_stops_start_up(
     assert said in raised.value.allowed
     assert "care" not in str(raised.value)
     assert "127.0.0.1" not in str(raised.value)
+    assert "S3CR3T" not in str(raised.value)
 
 
 def test_a_bad_webhook_url_error_does_not_show_its_token(tmp_path: Path) -> None:
