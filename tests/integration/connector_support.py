@@ -22,12 +22,7 @@ async def read_topic(
     settings: Settings, topic: str, partitions: int
 ) -> list[tuple[int, bytes | None, bytes]]:
     """Every committed record of ``topic``: (partition, key, value), partition order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
+    consumer = _reader(settings, "read_committed")
     await consumer.start()
     try:
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
@@ -44,6 +39,16 @@ async def read_topic(
         await consumer.stop()
 
 
+def _reader(settings: Settings, isolation_level: str) -> AIOKafkaConsumer:
+    # A consumer outside any group, for reading topics whole.
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level=isolation_level,
+    )
+
+
 async def _settled_ends(
     settings: Settings, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
@@ -52,12 +57,7 @@ async def _settled_ends(
     # last stable offset) still stops before its records (seen: a channel's
     # whole transaction missing from a read right after `connect --once`).
     # Wait, briefly, until every partition's stable end is its high water.
-    everything = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_uncommitted",
-    )
+    everything = _reader(settings, "read_uncommitted")
     await everything.start()
     try:
         for _ in range(50):
