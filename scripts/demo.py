@@ -124,9 +124,9 @@ async def _drain(flow: Flow, stages: list[Stage], seconds: float) -> None:
     # Polled: the counts come from the watcher, the exit from the process.
     anonymiser = next((s for s in stages if s.name == "anonymiser"), None)
     for _ in range(round(seconds / 0.5)):
-        if not flow.in_flight() or anonymiser is None:
+        if anonymiser is None or anonymiser.process.poll() is not None:
             return
-        if anonymiser.process.poll() is not None:
+        if not flow.in_flight():
             return
         await asyncio.sleep(0.5)
 

@@ -196,7 +196,7 @@ class AlertEngine:
             ):
                 continue
             quiet = moment - max(state.last_seen, state.heard_at or state.last_seen)
-            if quiet > self.rules.silent_after_s:
+            if quiet > limit:
                 state.open[SILENT_CONDITION] = NOTICE
                 events.append(
                     AlertEvent(

@@ -297,7 +297,7 @@ async def wait_for_output(
     while True:
         anonymised = await read_topic(deployment.bootstrap, topics.anonymised.name)
         letters = await read_topic(deployment.bootstrap, topics.deadletter.name)
-        written = len(_entries(anonymised)) if distinct else len(anonymised)
+        written = len(entries_seen(anonymised)) if distinct else len(anonymised)
         if written + len(letters) >= expected:
             return anonymised, letters
         for worker in deployment.workers:
@@ -310,14 +310,6 @@ async def wait_for_output(
                 f"of {expected} within {within_s}s"
             )
         await asyncio.sleep(0.5)
-
-
-def _entries(anonymised: list[ConsumerRecord[Any, Any]]) -> set[tuple[str, int]]:
-    # The source of each anonymised record: its channel token and entry id.
-    from schemas.anonymised import AnonymisedReading
-
-    sources = (AnonymisedReading.from_json(m.value).source for m in anonymised)
-    return {(str(source["channel"]), int(source["entry_id"])) for source in sources}
 
 
 def fleet_readings(devices: int) -> list[Reading]:
